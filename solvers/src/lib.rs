@@ -1,0 +1,22 @@
+//! Spectral solvers for medida: periodic grids, the Kuramoto–Sivashinsky family and its time
+//! steppers. Knows nothing of assimilation or regression.
+
+pub mod cnab2;
+pub mod error;
+pub mod etdrk4;
+pub mod forecast;
+pub mod grid1d;
+pub mod ks;
+pub mod rk4;
+pub mod term;
+pub mod truth;
+
+pub use cnab2::Cnab2;
+pub use error::{Result, SolverError};
+pub use etdrk4::Etdrk4;
+pub use forecast::{KsForecaster, Scheme};
+pub use grid1d::Spectral1d;
+pub use ks::{KsModel, KsParams};
+pub use rk4::Rk4;
+pub use term::Term;
+pub use truth::{medida_initial_state, run_with_snapshots, Snapshots};

@@ -1,0 +1,1 @@
+pub use medida_solvers as solvers;
