@@ -4,7 +4,8 @@
 //! (1 − hL/2) u^{n+1} = (1 + hL/2) u^n + h (3/2 N(u^n) − 1/2 N(u^{n−1})).
 
 use crate::error::{Result, SolverError};
-use crate::ks::{check_dt, spectrum_is_finite, KsModel};
+use crate::ks::{check_dt, KsModel};
+use crate::stepper::Stepper;
 use num_complex::Complex64;
 
 #[derive(Clone)]
@@ -49,10 +50,6 @@ impl Cnab2 {
         })
     }
 
-    pub fn dt(&self) -> f64 {
-        self.dt
-    }
-
     pub fn model(&self) -> &KsModel {
         &self.model
     }
@@ -62,20 +59,13 @@ impl Cnab2 {
         self.has_previous = false;
     }
 
-    /// One step of a continuing run; the first step after construction or `reset` uses
-    /// N(u^{n−1}) = N(u^n) (a first-order start, as in Gibson's benchmark).
-    pub fn step(&mut self, v: &mut [Complex64]) {
-        self.model.nonlinear(v, &mut self.n_now);
-        if !self.has_previous {
-            self.n_previous.copy_from_slice(&self.n_now);
-        }
-        self.combine(v);
-        std::mem::swap(&mut self.n_now, &mut self.n_previous);
-        self.has_previous = true;
-    }
-
     /// One step from the two states u^{n−1} = `previous`, u^n = `current` into `next`.
-    pub fn forecast(&mut self, previous: &[Complex64], current: &[Complex64], next: &mut [Complex64]) {
+    pub fn forecast(
+        &mut self,
+        previous: &[Complex64],
+        current: &[Complex64],
+        next: &mut [Complex64],
+    ) {
         self.model.nonlinear(previous, &mut self.n_previous);
         self.model.nonlinear(current, &mut self.n_now);
         next.copy_from_slice(current);
@@ -89,21 +79,22 @@ impl Cnab2 {
             v[j] = self.implicit[j] * (self.explicit[j] * v[j] + h * forcing);
         }
     }
+}
 
-    /// Advances `steps` steps, checking for blow-up.
-    pub fn advance(&mut self, v: &mut [Complex64], steps: usize, start_step: usize) -> Result<()> {
-        for s in 0..steps {
-            self.step(v);
-            if (s + 1) % 64 == 0 || s + 1 == steps {
-                let step = start_step + s + 1;
-                if !spectrum_is_finite(v) {
-                    return Err(SolverError::NonFinite {
-                        time: step as f64 * self.dt,
-                        step,
-                    });
-                }
-            }
+impl Stepper for Cnab2 {
+    fn dt(&self) -> f64 {
+        self.dt
+    }
+
+    /// One step of a continuing run; the first step after construction or `reset` uses
+    /// N(u^{n−1}) = N(u^n) (a first-order start, as in Gibson's benchmark).
+    fn step(&mut self, v: &mut [Complex64]) {
+        self.model.nonlinear(v, &mut self.n_now);
+        if !self.has_previous {
+            self.n_previous.copy_from_slice(&self.n_now);
         }
-        Ok(())
+        self.combine(v);
+        std::mem::swap(&mut self.n_now, &mut self.n_previous);
+        self.has_previous = true;
     }
 }

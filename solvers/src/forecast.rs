@@ -3,8 +3,9 @@
 use crate::cnab2::Cnab2;
 use crate::error::{check_finite, Result, SolverError};
 use crate::etdrk4::Etdrk4;
-use crate::ks::{spectrum_is_finite, KsModel};
+use crate::ks::KsModel;
 use crate::rk4::Rk4;
+use crate::stepper::{spectrum_is_finite, Stepper};
 use num_complex::Complex64;
 use std::fmt;
 use std::str::FromStr;
@@ -104,7 +105,12 @@ impl KsForecaster {
     }
 
     /// One step from `current` (and `previous` = state at t − dt for CNAB2) into `next`.
-    pub fn forecast(&mut self, previous: Option<&[f64]>, current: &[f64], next: &mut [f64]) -> Result<()> {
+    pub fn forecast(
+        &mut self,
+        previous: Option<&[f64]>,
+        current: &[f64],
+        next: &mut [f64],
+    ) -> Result<()> {
         let needs_previous = self.needs_previous();
         let grid = self.transforms.grid_mut();
         grid.check_len("current state", current.len())?;
@@ -133,7 +139,10 @@ impl KsForecaster {
             }
         }
         if !spectrum_is_finite(&self.next) {
-            return Err(SolverError::NonFinite { time: self.dt, step: 1 });
+            return Err(SolverError::NonFinite {
+                time: self.dt,
+                step: 1,
+            });
         }
         self.transforms.grid_mut().inverse(&self.next, next);
         Ok(())

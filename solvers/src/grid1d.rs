@@ -139,11 +139,23 @@ impl Spectral1d {
     }
 
     /// Inverse transform of `factor(j) * spectrum_j`, normalised, without a temporary.
-    pub fn inverse_scaled(&mut self, spectrum: &[Complex64], factor: &[Complex64], signal: &mut [f64]) {
+    pub fn inverse_scaled(
+        &mut self,
+        spectrum: &[Complex64],
+        factor: &[Complex64],
+        signal: &mut [f64],
+    ) {
         let scale = 1.0 / self.points as f64;
         for ((w, s), f) in self.complex_work.iter_mut().zip(spectrum).zip(factor) {
             *w = s * f * scale;
         }
+        self.inverse_work(signal);
+    }
+
+    /// Inverse transform without the 1/N: returns N·u. Hot loops fold the 1/N into their
+    /// own coefficients and save a pass over the spectrum.
+    pub fn inverse_unnormalised(&mut self, spectrum: &[Complex64], signal: &mut [f64]) {
+        self.complex_work.copy_from_slice(spectrum);
         self.inverse_work(signal);
     }
 

@@ -76,13 +76,18 @@ pub struct KsModel {
     params: KsParams,
     grid: Spectral1d,
     linear: Vec<Complex64>,
-    /// Coefficients c_p of `u^p*u_x` (conservative), indexed by p.
-    flux: Vec<f64>,
+    /// 1/N, to undo the unnormalised inverse transform.
+    inverse_points: f64,
+    /// Weights c_p/((p+1) N^{p+1}) of the flux (N u)^{p+1} of `c_p u^p*u_x` (conservative
+    /// form), by p; N^{p+1} because the hot loop works on the unnormalised N·u.
+    flux_weights: [f64; MAX_NONLINEAR_POWER as usize + 1],
+    /// Highest p with a non-zero flux weight; None when no term is in flux form.
+    flux_degree: Option<usize>,
     pointwise: Vec<PointwiseTerm>,
     constant: f64,
     dealias_from: usize,
-    /// i k_j, zero at Nyquist.
-    ik: Vec<Complex64>,
+    /// k_j for first derivatives (i k_j u_j), zero at Nyquist.
+    k_odd: Vec<f64>,
     /// (i k_j)^d for each derivative order the pointwise terms need, ascending.
     order_factors: Vec<Vec<Complex64>>,
     u: Vec<f64>,
@@ -148,14 +153,20 @@ impl KsModel {
             term.field_indices = term
                 .derivatives
                 .iter()
-                .map(|d| needed_orders.binary_search(d).expect("order collected above"))
+                .map(|d| {
+                    needed_orders
+                        .binary_search(d)
+                        .expect("order collected above")
+                })
                 .collect();
         }
         let order_factors = needed_orders
             .iter()
             .map(|&d| (0..modes).map(|j| grid.derivative_factor(j, d)).collect())
             .collect();
-        let ik = (0..modes).map(|j| grid.derivative_factor(j, 1)).collect();
+        let k_odd = (0..modes)
+            .map(|j| grid.derivative_factor(j, 1).im)
+            .collect();
         let points = params.points;
         // 2/3 rule: keep modes j < N/3.
         let dealias_from = if params.dealias {
@@ -168,11 +179,15 @@ impl KsModel {
             order_factors,
             params,
             linear,
-            flux,
+            inverse_points: 1.0 / points as f64,
+            flux_weights: std::array::from_fn(|p| {
+                flux[p] / (p as f64 + 1.0) / (points as f64).powi(p as i32 + 1)
+            }),
+            flux_degree: flux.iter().rposition(|&c| c != 0.0),
             pointwise,
             constant,
             dealias_from,
-            ik,
+            k_odd,
             u: vec![0.0; points],
             work_spectrum: vec![Complex64::new(0.0, 0.0); modes],
             grid,
@@ -198,7 +213,7 @@ impl KsModel {
 
     /// True when the model has no nonlinear or constant terms.
     pub fn is_linear(&self) -> bool {
-        self.constant == 0.0 && self.pointwise.is_empty() && self.flux.iter().all(|&c| c == 0.0)
+        self.constant == 0.0 && self.pointwise.is_empty() && self.flux_degree.is_none()
     }
 
     pub fn modes(&self) -> usize {
@@ -211,30 +226,36 @@ impl KsModel {
 
     /// Spectrum of the nonlinear part N(u) of the right-hand side, given the spectrum of u.
     pub fn nonlinear(&mut self, spectrum: &[Complex64], out: &mut [Complex64]) {
-        let has_flux = self.flux.iter().any(|&c| c != 0.0);
+        let flux_degree = self.flux_degree;
         let has_pointwise = !self.pointwise.is_empty();
-        if has_flux || has_pointwise {
-            self.grid.inverse(spectrum, &mut self.u);
+        if flux_degree.is_some() || has_pointwise {
+            // self.u holds N·u; the flux weights carry the matching powers of 1/N.
+            self.grid.inverse_unnormalised(spectrum, &mut self.u);
         }
-        for v in out.iter_mut() {
-            *v = Complex64::new(0.0, 0.0);
-        }
-        if has_flux {
-            let [_, f1, f2, f3, f4] = [
-                self.flux[0],
-                self.flux[1] / 2.0,
-                self.flux[2] / 3.0,
-                self.flux[3] / 4.0,
-                self.flux[4] / 5.0,
-            ];
-            // Flux F(u) = sum_p c_p u^{p+1}/(p+1), by Horner in u.
-            for (w, &u) in self.grid.real_work_mut().iter_mut().zip(&self.u) {
-                *w = u * u * (f1 + u * (f2 + u * (f3 + u * f4)));
+        if let Some(degree) = flux_degree {
+            // Flux F(u) = sum_p c_p u^{p+1}/(p+1); N = dF/dx.
+            let f = &self.flux_weights;
+            let work = self.grid.real_work_mut();
+            match degree {
+                1 => {
+                    for (w, &u) in work.iter_mut().zip(&self.u) {
+                        *w = f[1] * u * u;
+                    }
+                }
+                _ => {
+                    for (w, &u) in work.iter_mut().zip(&self.u) {
+                        *w = u * u * (f[1] + u * (f[2] + u * (f[3] + u * f[4])));
+                    }
+                }
             }
             self.grid.forward_in_place(out);
-            for (o, ik) in out.iter_mut().zip(&self.ik) {
-                *o *= ik;
+            // Multiply by i k (k = 0 at Nyquist) over the kept modes only.
+            let kept = self.dealias_from;
+            for (o, &k) in out[..kept].iter_mut().zip(&self.k_odd) {
+                *o = Complex64::new(-k * o.im, k * o.re);
             }
+        } else {
+            out.fill(Complex64::new(0.0, 0.0));
         }
         if has_pointwise {
             for (field, factor) in self.derivative_fields.iter_mut().zip(&self.order_factors) {
@@ -244,7 +265,8 @@ impl KsModel {
             work.fill(0.0);
             for term in &self.pointwise {
                 for (n, w) in work.iter_mut().enumerate() {
-                    let mut value = term.coefficient * self.u[n].powi(term.power as i32);
+                    let u = self.u[n] * self.inverse_points;
+                    let mut value = term.coefficient * u.powi(term.power as i32);
                     for &index in &term.field_indices {
                         value *= self.derivative_fields[index][n];
                     }
@@ -290,11 +312,6 @@ impl KsModel {
 /// Time step check shared by the integrators.
 pub(crate) fn check_dt(dt: f64) -> Result<f64> {
     positive("dt", dt)
-}
-
-/// True when every entry of a spectrum is finite.
-pub(crate) fn spectrum_is_finite(spectrum: &[Complex64]) -> bool {
-    spectrum.iter().all(|c| c.re.is_finite() && c.im.is_finite())
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod forecast;
 pub mod grid1d;
 pub mod ks;
 pub mod rk4;
+pub mod stepper;
 pub mod term;
 pub mod truth;
 
@@ -18,5 +19,6 @@ pub use forecast::{KsForecaster, Scheme};
 pub use grid1d::Spectral1d;
 pub use ks::{KsModel, KsParams};
 pub use rk4::Rk4;
+pub use stepper::Stepper;
 pub use term::Term;
 pub use truth::{medida_initial_state, run_with_snapshots, Snapshots};

@@ -6,6 +6,7 @@
 
 use crate::error::Result;
 use crate::ks::{check_dt, KsModel};
+use crate::stepper::Stepper;
 use num_complex::Complex64;
 
 #[derive(Clone)]
@@ -34,16 +35,18 @@ impl Rk4 {
         })
     }
 
-    pub fn dt(&self) -> f64 {
-        self.dt
-    }
-
     pub fn model(&self) -> &KsModel {
         &self.model
     }
+}
+
+impl Stepper for Rk4 {
+    fn dt(&self) -> f64 {
+        self.dt
+    }
 
     /// Advances the spectrum `v` by one step, in place.
-    pub fn step(&mut self, v: &mut [Complex64]) {
+    fn step(&mut self, v: &mut [Complex64]) {
         let h = self.dt;
         self.model.rhs(v, &mut self.k1);
         for j in 0..v.len() {

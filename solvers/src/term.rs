@@ -158,7 +158,16 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for name in ["1", "u", "u^2", "u_x", "u*u_x", "u^2*u_xx", "u_xxxx", "u^3*u_xxx"] {
+        for name in [
+            "1",
+            "u",
+            "u^2",
+            "u_x",
+            "u*u_x",
+            "u^2*u_xx",
+            "u_xxxx",
+            "u^3*u_xxx",
+        ] {
             let term: Term = name.parse().unwrap();
             assert_eq!(term.to_string(), name);
         }

@@ -2,6 +2,7 @@
 
 use crate::error::{check_finite, Result, SolverError};
 use crate::etdrk4::Etdrk4;
+use crate::stepper::Stepper;
 use ndarray::Array2;
 use std::f64::consts::PI;
 use std::path::Path;
@@ -46,7 +47,11 @@ impl Snapshots {
 
 /// Integrates from `initial` with ETDRK4 and keeps the states at the given step indices
 /// (any order, repeats allowed); memory is one state per snapshot.
-pub fn run_with_snapshots(stepper: &mut Etdrk4, initial: &[f64], snapshot_steps: &[usize]) -> Result<Snapshots> {
+pub fn run_with_snapshots(
+    stepper: &mut Etdrk4,
+    initial: &[f64],
+    snapshot_steps: &[usize],
+) -> Result<Snapshots> {
     check_finite(initial)?;
     let points = stepper.model().points();
     let mut order: Vec<usize> = snapshot_steps.to_vec();
@@ -66,7 +71,9 @@ pub fn run_with_snapshots(stepper: &mut Etdrk4, initial: &[f64], snapshot_steps:
                 step,
             });
         }
-        states.row_mut(row).assign(&ndarray::ArrayView1::from(&physical[..]));
+        states
+            .row_mut(row)
+            .assign(&ndarray::ArrayView1::from(&physical[..]));
     }
     let dt = stepper.dt();
     Ok(Snapshots {
