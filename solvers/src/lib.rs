@@ -1,6 +1,9 @@
 //! Spectral solvers for medida: periodic grids, the Kuramoto–Sivashinsky family and its time
 //! steppers. Knows nothing of assimilation or regression.
 
+// Indexed loops over several arrays of the same length read closer to the equations here.
+#![allow(clippy::needless_range_loop)]
+
 pub mod cnab2;
 pub mod error;
 pub mod etdrk4;
