@@ -3,4 +3,13 @@
 
 pub use medida_solvers as solvers;
 
+pub mod equation;
+pub mod error;
+pub mod library;
+pub mod normal_equations;
+pub mod npz;
 pub mod plots;
+pub mod rvm;
+pub mod sweep;
+
+pub use error::{MedidaError, Result};
