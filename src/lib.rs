@@ -3,12 +3,15 @@
 
 pub use medida_solvers as solvers;
 
+pub mod config;
 pub mod equation;
 pub mod error;
 pub mod library;
 pub mod normal_equations;
 pub mod npz;
+pub mod pipeline;
 pub mod plots;
+pub mod report;
 pub mod rvm;
 pub mod sweep;
 

@@ -193,12 +193,13 @@ pub fn propagator(linear_operator: &[Complex64], dt: f64) -> Vec<Complex64> {
     linear_operator.iter().map(|&l| phi1(l * dt)).collect()
 }
 
-/// Projects a signal onto Fourier modes 1..=modes: rows `[Re û_1, Im û_1, Re û_2, ...]`
-/// divided by N (the physical amplitude convention).
+/// Projects a signal onto Fourier modes 1..=modes: rows `[Re c_1, Im c_1, Re c_2, ...]` with
+/// c_j = 2√modes · û_j/N, scaled so that the rows' mean square equals the mean square of the
+/// low-passed signal (the regression's threshold then reads as for pointwise rows).
 pub fn project(grid: &mut Spectral1d, signal: &[f64], modes: usize, out: &mut Vec<f64>) {
     let mut spectrum = vec![Complex64::new(0.0, 0.0); grid.modes()];
     grid.forward(signal, &mut spectrum);
-    let scale = 1.0 / grid.points() as f64;
+    let scale = 2.0 * (modes as f64).sqrt() / grid.points() as f64;
     out.clear();
     for s in &spectrum[1..=modes] {
         out.push(s.re * scale);

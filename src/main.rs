@@ -1,1 +1,252 @@
-fn main() {}
+//! The `medida` command line: `run`, `cases`, `fit` (interfaces.md).
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use medida::config::Case;
+use medida::equation::Equation;
+use medida::normal_equations::NormalEquations;
+use medida::npz::{read_labels, read_matrix, read_vector};
+use medida::report::{summary, Report};
+use medida::rvm::{fit, RvmSettings};
+use medida::{pipeline, MedidaError};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(
+    name = "medida",
+    version,
+    about = "Model-error discovery: the closed-form terms an imperfect model is missing"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one discovery from a case file (or a built-in case name, see `medida cases`).
+    Run {
+        case: String,
+        /// Write the JSON report here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write PNG and SVG figures into this folder.
+        #[arg(long)]
+        plots: Option<PathBuf>,
+        /// No progress bars.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// List the built-in cases in data/.
+    Cases,
+    /// The regression alone on a matrix from an .npz file.
+    Fit {
+        data: PathBuf,
+        #[arg(long, default_value = "X")]
+        x: String,
+        #[arg(long, default_value = "y")]
+        y: String,
+        #[arg(long, default_value = "labels")]
+        labels: String,
+        /// A text file with one label per line (instead of an array in the .npz).
+        #[arg(long)]
+        labels_file: Option<PathBuf>,
+        #[arg(long, default_value_t = 1e2)]
+        prune_alpha: f64,
+        #[arg(long, default_value = "rvm")]
+        method: String,
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+}
+
+fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
+}
+
+/// Built-in case files: every `.toml` under data/, by file stem.
+fn builtin_cases() -> Vec<(String, PathBuf)> {
+    let mut cases = Vec::new();
+    let mut stack = vec![data_dir()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                let stem = path
+                    .file_stem()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .to_string();
+                cases.push((stem, path));
+            }
+        }
+    }
+    cases.sort();
+    cases
+}
+
+fn resolve_case(name: &str) -> Result<PathBuf, MedidaError> {
+    let path = PathBuf::from(name);
+    if path.exists() {
+        return Ok(path);
+    }
+    builtin_cases()
+        .into_iter()
+        .find(|(stem, _)| stem == name)
+        .map(|(_, p)| p)
+        .ok_or_else(|| {
+            MedidaError::Config(format!(
+                "`{name}` is neither a file nor a built-in case (see `medida cases`)"
+            ))
+        })
+}
+
+fn run(
+    case: &str,
+    json: Option<PathBuf>,
+    plots: Option<PathBuf>,
+    quiet: bool,
+) -> Result<(), MedidaError> {
+    let path = resolve_case(case)?;
+    let case = Case::from_file(&path)?;
+    let bar = if quiet || !std::io::stderr().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+                .expect("valid template"),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    };
+    let progress = |stage: &str| bar.set_message(stage.to_string());
+    let result = pipeline::run(&case, &progress)
+        .map_err(|e| MedidaError::Config(format!("{}: {e}", path.display())));
+    bar.finish_and_clear();
+    let discovery = result?;
+    print!("{}", summary(&discovery));
+    if let Some(dir) = plots {
+        for p in medida::plots::discovery_figures(&dir, &discovery)? {
+            if !quiet {
+                println!("wrote {}", p.display());
+            }
+        }
+    }
+    if let Some(json) = json {
+        Report::from_discovery(&discovery).write(&json)?;
+    }
+    Ok(())
+}
+
+fn fit_command(
+    data: &Path,
+    x: &str,
+    y: &str,
+    labels: &str,
+    labels_file: Option<PathBuf>,
+    prune_alpha: f64,
+    method: &str,
+    json: Option<PathBuf>,
+) -> Result<(), MedidaError> {
+    let matrix = read_matrix(data, x)?;
+    let target = read_vector(data, y)?;
+    let names = match labels_file {
+        Some(file) => std::fs::read_to_string(&file)
+            .map_err(|e| MedidaError::io(&file, e))?
+            .lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect(),
+        None => read_labels(data, labels)?,
+    };
+    if names.len() != matrix.ncols() {
+        return Err(MedidaError::Data(format!(
+            "{} labels for {} columns of `{x}`",
+            names.len(),
+            matrix.ncols()
+        )));
+    }
+    let mut stats = NormalEquations::new(names);
+    stats.add(matrix.view(), target.view())?;
+    let settings = RvmSettings {
+        method: method.parse()?,
+        prune_alpha,
+        ..RvmSettings::default()
+    };
+    let result = fit(&stats, &settings)?;
+    println!("{}", Equation::from_fit("y", &result));
+    println!(
+        "{} rows, {} columns, {} retained; noise std {:.3e}; {} after {} iterations",
+        result.rows,
+        result.names.len(),
+        result.retained.len(),
+        result.noise_std(),
+        if result.converged {
+            "converged"
+        } else {
+            "NOT converged"
+        },
+        result.iterations
+    );
+    for d in &result.dropped {
+        println!("dropped `{}`: {}", d.name, d.reason);
+    }
+    if let Some(json) = json {
+        let name = data.file_stem().unwrap_or_default().to_string_lossy();
+        Report::from_fit(&name, &result).write(&json)?;
+    }
+    Ok(())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Run {
+            case,
+            json,
+            plots,
+            quiet,
+        } => run(&case, json, plots, quiet),
+        Command::Cases => {
+            for (name, path) in builtin_cases() {
+                let rel = path
+                    .strip_prefix(data_dir())
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string();
+                println!("{name:<28} data/{rel}");
+            }
+            Ok(())
+        }
+        Command::Fit {
+            data,
+            x,
+            y,
+            labels,
+            labels_file,
+            prune_alpha,
+            method,
+            json,
+        } => fit_command(
+            &data,
+            &x,
+            &y,
+            &labels,
+            labels_file,
+            prune_alpha,
+            &method,
+            json,
+        ),
+    };
+    if let Err(e) = outcome {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}

@@ -149,3 +149,264 @@ impl Figure for SpaceTime<'_> {
         Ok(())
     }
 }
+
+/// Lines y(x) with a legend; log-scale y optional.
+pub struct Lines<'a> {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub series: Vec<(String, &'a [f64], &'a [f64])>,
+    pub log_y: bool,
+}
+
+impl Figure for Lines<'_> {
+    fn draw<DB>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB: DrawingBackend,
+        DB::ErrorType: 'static,
+    {
+        let finite = |v: &f64| v.is_finite() && (!self.log_y || *v > 0.0);
+        let xs = self.series.iter().flat_map(|s| s.1.iter().copied());
+        let ys = self
+            .series
+            .iter()
+            .flat_map(|s| s.2.iter().copied())
+            .filter(finite);
+        let (x0, x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+        let (y0, y1) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+        let (y0, y1) = if y0 < y1 {
+            (y0, y1)
+        } else {
+            (y0 - 1.0, y0 + 1.0)
+        };
+        let colors = [
+            RGBColor(31, 119, 180),
+            RGBColor(214, 39, 40),
+            RGBColor(44, 160, 44),
+            RGBColor(148, 103, 189),
+        ];
+        let mut builder = ChartBuilder::on(root);
+        builder
+            .caption(&self.title, (FAMILY, 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70);
+        macro_rules! body {
+            ($chart:expr) => {{
+                let mut chart = $chart;
+                chart
+                    .configure_mesh()
+                    .x_desc(self.x_label.as_str())
+                    .y_desc(self.y_label.as_str())
+                    .label_style((FAMILY, 13))
+                    .draw()?;
+                for (i, (name, x, y)) in self.series.iter().enumerate() {
+                    let color = colors[i % colors.len()];
+                    chart
+                        .draw_series(LineSeries::new(
+                            x.iter()
+                                .zip(y.iter())
+                                .filter(|(_, y)| finite(y))
+                                .map(|(a, b)| (*a, *b)),
+                            color.stroke_width(2),
+                        ))?
+                        .label(name.as_str())
+                        .legend(move |(px, py)| {
+                            PathElement::new(vec![(px, py), (px + 20, py)], color.stroke_width(2))
+                        });
+                }
+                chart
+                    .configure_series_labels()
+                    .background_style(WHITE.mix(0.8))
+                    .border_style(BLACK)
+                    .label_font((FAMILY, 14))
+                    .draw()?;
+            }};
+        }
+        if self.log_y {
+            body!(builder.build_cartesian_2d(x0..x1, (y0..y1).log_scale())?);
+        } else {
+            let pad = 0.05 * (y1 - y0);
+            body!(builder.build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))?);
+        }
+        Ok(())
+    }
+}
+
+/// Discovered vs expected coefficients, with ± one posterior standard deviation.
+pub struct Coefficients {
+    pub title: String,
+    /// (term, expected, discovered, std)
+    pub rows: Vec<(String, f64, f64, f64)>,
+}
+
+impl Figure for Coefficients {
+    fn draw<DB>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB: DrawingBackend,
+        DB::ErrorType: 'static,
+    {
+        let n = self.rows.len().max(1);
+        let values = self
+            .rows
+            .iter()
+            .flat_map(|r| [r.1, r.2 - r.3, r.2 + r.3, 0.0]);
+        let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+        let pad = 0.15 * (hi - lo).max(1e-12);
+        let names: Vec<String> = self.rows.iter().map(|r| r.0.clone()).collect();
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, (FAMILY, 20))
+            .margin(12)
+            .x_label_area_size(50)
+            .y_label_area_size(70)
+            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), (lo - pad)..(hi + pad))?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n)
+            .x_label_formatter(&|v| {
+                let i = v.round();
+                if (v - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
+                    names[i as usize].clone()
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc("coefficient")
+            .label_style((FAMILY, 13))
+            .draw()?;
+        let blue = RGBColor(31, 119, 180);
+        let red = RGBColor(214, 39, 40);
+        chart
+            .draw_series(self.rows.iter().enumerate().map(|(i, r)| {
+                Rectangle::new(
+                    [(i as f64 - 0.3, 0.0), (i as f64, r.1)],
+                    blue.mix(0.6).filled(),
+                )
+            }))?
+            .label("expected")
+            .legend(move |(x, y)| {
+                Rectangle::new([(x, y - 5), (x + 15, y + 5)], blue.mix(0.6).filled())
+            });
+        chart
+            .draw_series(self.rows.iter().enumerate().map(|(i, r)| {
+                Rectangle::new(
+                    [(i as f64, 0.0), (i as f64 + 0.3, r.2)],
+                    red.mix(0.6).filled(),
+                )
+            }))?
+            .label("discovered ± std")
+            .legend(move |(x, y)| {
+                Rectangle::new([(x, y - 5), (x + 15, y + 5)], red.mix(0.6).filled())
+            });
+        chart.draw_series(self.rows.iter().enumerate().map(|(i, r)| {
+            ErrorBar::new_vertical(
+                i as f64 + 0.15,
+                r.2 - r.3,
+                r.2,
+                r.2 + r.3,
+                BLACK.stroke_width(2),
+                8,
+            )
+        }))?;
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .label_font((FAMILY, 14))
+            .draw()?;
+        Ok(())
+    }
+}
+
+/// The standard figures of one discovery.
+pub fn discovery_figures(
+    dir: &Path,
+    d: &crate::pipeline::Discovery,
+) -> Result<Vec<PathBuf>, PlotError> {
+    let mut written = Vec::new();
+    written.extend(save_figure(
+        dir,
+        "truth_samples",
+        &SpaceTime {
+            title: format!("{}: truth at the sample times", d.name),
+            x: &d.x,
+            times: &d.sample_times,
+            field: &d.sample_states,
+        },
+    )?);
+    written.extend(save_figure(
+        dir,
+        "increment",
+        &Lines {
+            title: "first sample: increment (analysis − forecast)/dt and its reconstruction".into(),
+            x_label: "x".into(),
+            y_label: "u_t error".into(),
+            series: vec![
+                ("increment".into(), &d.x, &d.increment),
+                ("discovered terms".into(), &d.x, &d.reconstruction),
+            ],
+            log_y: false,
+        },
+    )?);
+    let mut rows: Vec<(String, f64, f64, f64)> = d
+        .expected
+        .iter()
+        .map(|(t, e)| {
+            let i = d.fit.names.iter().position(|n| n == t);
+            let (c, s) = i
+                .map(|i| (d.fit.coefficients[i], d.fit.std[i]))
+                .unwrap_or((0.0, 0.0));
+            (t.clone(), *e, c, s)
+        })
+        .collect();
+    for &i in &d.fit.retained {
+        if !rows.iter().any(|r| r.0 == d.fit.names[i]) {
+            rows.push((
+                d.fit.names[i].clone(),
+                0.0,
+                d.fit.coefficients[i],
+                d.fit.std[i],
+            ));
+        }
+    }
+    written.extend(save_figure(
+        dir,
+        "coefficients",
+        &Coefficients {
+            title: format!("{}: discovered vs expected error terms", d.name),
+            rows,
+        },
+    )?);
+    if let Some(skill) = &d.skill {
+        written.extend(save_figure(
+            dir,
+            "forecast_error",
+            &Lines {
+                title: "relative forecast error against the truth".into(),
+                x_label: "t".into(),
+                y_label: "‖u − u_truth‖ / ‖u_truth‖".into(),
+                series: vec![
+                    (
+                        "imperfect model".into(),
+                        &skill.times,
+                        &skill.imperfect_error,
+                    ),
+                    (
+                        "corrected model".into(),
+                        &skill.times,
+                        &skill.corrected_error,
+                    ),
+                ],
+                log_y: true,
+            },
+        )?);
+    }
+    Ok(written)
+}
