@@ -341,7 +341,12 @@ pub fn run(case: &Case, progress: &dyn Fn(&str)) -> Result<Discovery> {
             .zip(&forecast)
             .map(|(a, f)| (a - f) / case.model.dt)
             .collect();
-        let mut columns = library.evaluate(&mut grid, &analysis[1])?;
+        // With noisy data the library is evaluated on the state one step *before* the forecast
+        // starts: its noise is independent of the noise in the increment, whose (n2 − n1)/dt
+        // would otherwise correlate with the linear columns of u1 + n1 and bias them by
+        // O(σ²/dt) (errors in variables). Noise-free, the start state itself is used.
+        let library_state = if noise > 0.0 { &analysis[0] } else { &analysis[1] };
+        let mut columns = library.evaluate(&mut grid, library_state)?;
         if let Some(phi) = &phi {
             apply_multiplier(&mut grid, phi, &mut columns);
         }
