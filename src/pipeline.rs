@@ -334,6 +334,14 @@ pub fn run(case: &Case, progress: &dyn Fn(&str)) -> Result<Discovery> {
         forecaster
             .forecast(Some(&analysis[0]), &analysis[1], &mut forecast)
             .map_err(|e| MedidaError::Config(format!("the imperfect model failed in its one-step forecast of sample {k}: {e} (check `model.rhs` and `model.dt`)")))?;
+        // A finite but astronomically grown forecast is a blow-up too (an explicit scheme far
+        // outside its stability region can grow by 1e50 in one step without overflowing).
+        let start_size = analysis[1].iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        if forecast.iter().any(|v| v.abs() > 1e6 * start_size) {
+            return Err(MedidaError::Config(format!(
+                "the imperfect model blew up in its one-step forecast of sample {k} (|u| grew by more than 1e6; the solution is no longer finite in any useful sense): check `model.rhs`, `model.scheme` and `model.dt`"
+            )));
+        }
         seconds.forecast += clock.elapsed().as_secs_f64();
         let clock = Instant::now();
         let increment: Vec<f64> = analysis[2]
@@ -345,7 +353,11 @@ pub fn run(case: &Case, progress: &dyn Fn(&str)) -> Result<Discovery> {
         // starts: its noise is independent of the noise in the increment, whose (n2 − n1)/dt
         // would otherwise correlate with the linear columns of u1 + n1 and bias them by
         // O(σ²/dt) (errors in variables). Noise-free, the start state itself is used.
-        let library_state = if noise > 0.0 { &analysis[0] } else { &analysis[1] };
+        let library_state = if noise > 0.0 {
+            &analysis[0]
+        } else {
+            &analysis[1]
+        };
         let mut columns = library.evaluate(&mut grid, library_state)?;
         if let Some(phi) = &phi {
             apply_multiplier(&mut grid, phi, &mut columns);
