@@ -145,6 +145,7 @@ fn run(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)] // one argument per CLI flag
 fn fit_command(
     data: &Path,
     x: &str,

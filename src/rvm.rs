@@ -316,13 +316,16 @@ const MAX_RELATIVE_PRECISION: f64 = 1e14;
 
 /// Fits the RVM on accumulated statistics.
 pub fn fit(stats: &NormalEquations, settings: &RvmSettings) -> Result<RvmFit> {
-    if !(settings.prune_alpha > 0.0) || !settings.prune_alpha.is_finite() {
+    if settings.prune_alpha.is_nan()
+        || settings.prune_alpha <= 0.0
+        || !settings.prune_alpha.is_finite()
+    {
         return Err(MedidaError::Regression(format!(
             "prune_alpha = {} must be positive and finite",
             settings.prune_alpha
         )));
     }
-    if !(settings.tolerance > 0.0) {
+    if settings.tolerance.is_nan() || settings.tolerance <= 0.0 {
         return Err(MedidaError::Regression(format!(
             "tolerance = {} must be positive",
             settings.tolerance
@@ -454,6 +457,7 @@ fn fast(problem: &Standardised, settings: &RvmSettings) -> Result<Outcome> {
         // Sparsity S_i and quality Q_i factors for every column, via the Woodbury identity.
         let mut best: Option<(f64, usize, Action)> = None;
         let mut converged = true;
+        #[allow(clippy::needless_range_loop)] // i indexes the Gram matrix too
         for i in 0..k {
             let g_ia = DVector::from_fn(active.len(), |a, _| problem.gram[(i, active[a])]);
             let sigma_g = post.chol.solve(&g_ia);
