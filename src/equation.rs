@@ -49,13 +49,17 @@ impl Equation {
     }
 }
 
-/// Decimals that show the first significant digit of the uncertainty, plus one (at least 2).
+/// Decimals that show the uncertainty with one significant digit, two when it starts with 1
+/// (0.0003 → 4 decimals, 0.0011 → 4); at least 2.
 fn decimals_for(std: Option<f64>, coefficient: f64) -> usize {
     let reference = match std {
         Some(s) if s > 0.0 && s.is_finite() => s,
         _ => coefficient.abs().max(1e-300) * 1e-4,
     };
-    ((1.0 - reference.log10().floor()).max(2.0) as usize).min(10)
+    let exponent = reference.log10().floor();
+    let leading = reference / 10f64.powf(exponent);
+    let significant = if leading < 2.0 { 2.0 } else { 1.0 };
+    ((significant - 1.0 - exponent).max(2.0) as usize).min(10)
 }
 
 impl fmt::Display for Equation {

@@ -263,9 +263,10 @@ mod tests {
         let cols = lib.evaluate(&mut grid, &u).unwrap();
         for (n, x) in x.iter().enumerate() {
             let (s, c) = (x.sin(), x.cos());
-            assert!((cols[[n, 0]] - s * c).abs() < 1e-13);
-            assert!((cols[[n, 1]] + s.powi(3)).abs() < 1e-13);
-            assert!((cols[[n, 2]] + c).abs() < 1e-13);
+            assert!((cols[[n, 0]] - s * c).abs() < 1e-12);
+            assert!((cols[[n, 1]] + s.powi(3)).abs() < 1e-12);
+            // A third derivative amplifies round-off by ~(N/2)^3 ε.
+            assert!((cols[[n, 2]] + c).abs() < 1e-11);
         }
     }
 
