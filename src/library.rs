@@ -119,15 +119,18 @@ impl TermLibrary {
             .unwrap_or(0);
         // derivative_fields[d] = d^d u/dx^d (d = 0 is u itself).
         let mut derivative_fields = vec![state.to_vec()];
-        for order in 1..=max_order {
-            let mut field = vec![0.0; points];
-            match self.derivatives {
-                Derivatives::Spectral => grid.derivative(state, order, &mut field)?,
-                Derivatives::FiniteDifference => {
-                    central_difference(state, order, grid.dx(), &mut field)
+        match self.derivatives {
+            Derivatives::Spectral => {
+                let orders: Vec<u32> = (1..=max_order).collect();
+                derivative_fields.extend(grid.derivatives(state, &orders)?);
+            }
+            Derivatives::FiniteDifference => {
+                for order in 1..=max_order {
+                    let mut field = vec![0.0; points];
+                    central_difference(state, order, grid.dx(), &mut field);
+                    derivative_fields.push(field);
                 }
             }
-            derivative_fields.push(field);
         }
         let mut columns = Array2::zeros((points, self.terms.len()));
         for (j, term) in self.terms.iter().enumerate() {
@@ -193,26 +196,39 @@ pub fn propagator(linear_operator: &[Complex64], dt: f64) -> Vec<Complex64> {
     linear_operator.iter().map(|&l| phi1(l * dt)).collect()
 }
 
-/// Projects a signal onto Fourier modes 1..=modes: rows `[Re c_1, Im c_1, Re c_2, ...]` with
-/// c_j = 2√modes · û_j/N, scaled so that the rows' mean square equals the mean square of the
-/// low-passed signal (the regression's threshold then reads as for pointwise rows).
-pub fn project(grid: &mut Spectral1d, signal: &[f64], modes: usize, out: &mut Vec<f64>) {
-    let mut spectrum = vec![Complex64::new(0.0, 0.0); grid.modes()];
-    grid.forward(signal, &mut spectrum);
+/// Projects a signal onto Fourier modes 1..=modes, optionally after a spectral multiplier:
+/// rows `[Re c_1, Im c_1, Re c_2, ...]` with c_j = 2√modes · m_j û_j/N, scaled so that the
+/// rows' mean square equals the mean square of the low-passed signal (the regression's
+/// threshold then reads as for pointwise rows).
+pub fn project(
+    grid: &mut Spectral1d,
+    signal: &[f64],
+    modes: usize,
+    multiplier: Option<&[Complex64]>,
+    spectrum: &mut [Complex64],
+    out: &mut [f64],
+) {
+    grid.forward(signal, spectrum);
     let scale = 2.0 * (modes as f64).sqrt() / grid.points() as f64;
-    out.clear();
-    for s in &spectrum[1..=modes] {
-        out.push(s.re * scale);
-        out.push(s.im * scale);
+    for (j, (row, s)) in out
+        .chunks_exact_mut(2)
+        .zip(&spectrum[1..=modes])
+        .enumerate()
+    {
+        let c = multiplier.map_or(*s, |m| s * m[j + 1]) * scale;
+        row[0] = c.re;
+        row[1] = c.im;
     }
 }
 
-/// Projects the target and every column onto modes 1..=modes; returns (rows × columns, target).
+/// Projects the target and every column (after an optional multiplier on the columns only)
+/// onto modes 1..=modes; returns (rows × columns, target).
 pub fn project_sample(
     grid: &mut Spectral1d,
     columns: &Array2<f64>,
     target: &[f64],
     modes: usize,
+    column_multiplier: Option<&[Complex64]>,
 ) -> Result<(Array2<f64>, Vec<f64>)> {
     let available = grid.modes() - 2;
     if modes == 0 || modes > available {
@@ -221,16 +237,32 @@ pub fn project_sample(
             grid.points()
         )));
     }
-    let mut projected_target = Vec::with_capacity(2 * modes);
-    project(grid, target, modes, &mut projected_target);
+    let mut spectrum = vec![Complex64::new(0.0, 0.0); grid.modes()];
+    let mut projected_target = vec![0.0; 2 * modes];
+    project(
+        grid,
+        target,
+        modes,
+        None,
+        &mut spectrum,
+        &mut projected_target,
+    );
     let mut projected = Array2::zeros((2 * modes, columns.ncols()));
-    let mut buffer = Vec::with_capacity(2 * modes);
+    let mut column = vec![0.0; grid.points()];
+    let mut rows = vec![0.0; 2 * modes];
     for (j, col) in columns.columns().into_iter().enumerate() {
-        let column: Vec<f64> = col.to_vec();
-        project(grid, &column, modes, &mut buffer);
-        for (r, v) in buffer.iter().enumerate() {
-            projected[[r, j]] = *v;
-        }
+        column.iter_mut().zip(col).for_each(|(c, v)| *c = *v);
+        project(
+            grid,
+            &column,
+            modes,
+            column_multiplier,
+            &mut spectrum,
+            &mut rows,
+        );
+        projected
+            .column_mut(j)
+            .assign(&ndarray::ArrayView1::from(&rows[..]));
     }
     Ok((projected, projected_target))
 }
@@ -306,7 +338,7 @@ mod tests {
         let g: Vec<f64> = (0..64)
             .map(|n| (0..lib.len()).map(|j| cols[[n, j]] * c[j]).sum())
             .collect();
-        let (rows, target) = project_sample(&mut grid, &cols, &g, 10).unwrap();
+        let (rows, target) = project_sample(&mut grid, &cols, &g, 10, None).unwrap();
         for r in 0..rows.nrows() {
             let fitted: f64 = (0..lib.len()).map(|j| rows[[r, j]] * c[j]).sum();
             assert!((fitted - target[r]).abs() < 1e-12);

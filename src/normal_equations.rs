@@ -8,6 +8,15 @@ use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
 /// Rows per parallel block: large enough for an efficient GEMM, small enough to split.
 const BLOCK_ROWS: usize = 65_536;
 
+/// Sufficient statistics of one block of rows.
+struct BlockStatistics {
+    gram: Array2<f64>,
+    projection: Array1<f64>,
+    target_square: f64,
+    column_sums: Array1<f64>,
+    target_sum: f64,
+}
+
 #[derive(Clone, Debug)]
 pub struct NormalEquations {
     names: Vec<String>,
@@ -80,21 +89,11 @@ impl NormalEquations {
                 target.len()
             )));
         }
-        if let Some(r) = target.iter().position(|v| !v.is_finite()) {
-            return Err(MedidaError::Data(format!(
-                "target value in row {r} is not finite"
-            )));
-        }
-        for (r, row) in columns.outer_iter().enumerate() {
-            if let Some(j) = row.iter().position(|v| !v.is_finite()) {
-                return Err(MedidaError::Data(format!(
-                    "column `{}` in row {r} is not finite",
-                    self.names[j]
-                )));
-            }
-        }
-        let blocks: Vec<(Array2<f64>, Array1<f64>)> = {
-            let starts: Vec<usize> = (0..rows).step_by(BLOCK_ROWS).collect();
+        // Each block's statistics in one parallel pass; a NaN/inf anywhere shows up on the
+        // diagonal of ΦᵀΦ or in yᵀy (x² of a non-finite x is non-finite), and only then are
+        // the rows scanned to name the culprit. Nothing is added before the check.
+        let starts: Vec<usize> = (0..rows).step_by(BLOCK_ROWS).collect();
+        let blocks: Vec<BlockStatistics> = {
             use rayon::prelude::*;
             starts
                 .par_iter()
@@ -102,23 +101,51 @@ impl NormalEquations {
                     let end = (start + BLOCK_ROWS).min(rows);
                     let x = columns.slice(s![start..end, ..]);
                     let y = target.slice(s![start..end]);
-                    (x.t().dot(&x), x.t().dot(&y))
+                    BlockStatistics {
+                        gram: x.t().dot(&x),
+                        projection: x.t().dot(&y),
+                        target_square: y.dot(&y),
+                        column_sums: x.sum_axis(Axis(0)),
+                        target_sum: y.sum(),
+                    }
                 })
                 .collect()
         };
-        for (g, b) in blocks {
-            self.gram += &g;
-            self.projection += &b;
+        let finite = blocks
+            .iter()
+            .all(|b| b.target_square.is_finite() && b.gram.diag().iter().all(|v| v.is_finite()));
+        if !finite {
+            return Err(self.locate_non_finite(columns, target));
         }
-        self.target_square += target.dot(&target);
-        self.column_sums += &columns.sum_axis(Axis(0));
-        self.target_sum += target.sum();
+        for b in blocks {
+            self.gram += &b.gram;
+            self.projection += &b.projection;
+            self.target_square += b.target_square;
+            self.column_sums += &b.column_sums;
+            self.target_sum += b.target_sum;
+        }
         self.rows += rows;
         if let Some((x, y)) = &mut self.retained {
             x.extend(columns.iter());
             y.extend(target.iter());
         }
         Ok(())
+    }
+
+    /// The first non-finite value of a block, target first, as an error naming its row.
+    fn locate_non_finite(&self, columns: ArrayView2<f64>, target: ArrayView1<f64>) -> MedidaError {
+        if let Some(r) = target.iter().position(|v| !v.is_finite()) {
+            return MedidaError::Data(format!("target value in row {r} is not finite"));
+        }
+        for (r, row) in columns.outer_iter().enumerate() {
+            if let Some(j) = row.iter().position(|v| !v.is_finite()) {
+                return MedidaError::Data(format!(
+                    "column `{}` in row {r} is not finite",
+                    self.names[j]
+                ));
+            }
+        }
+        MedidaError::Data("the block's statistics overflowed: values too large to square".into())
     }
 
     /// Merges statistics accumulated elsewhere (e.g. on another thread).

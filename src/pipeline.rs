@@ -359,17 +359,26 @@ pub fn run(case: &Case, progress: &dyn Fn(&str)) -> Result<Discovery> {
             &analysis[1]
         };
         let mut columns = library.evaluate(&mut grid, library_state)?;
-        if let Some(phi) = &phi {
-            apply_multiplier(&mut grid, phi, &mut columns);
-        }
+        // φ(dt·L) is applied in spectral space: inside the projection when projecting (one
+        // transform per column), on the grid otherwise.
         match projection_modes {
             Some(modes) => {
-                let (rows, target) = project_sample(&mut grid, &columns, &increment, modes)?;
+                let (rows, target) =
+                    project_sample(&mut grid, &columns, &increment, modes, phi.as_deref())?;
                 stats.add(rows.view(), Array1::from(target).view())?;
             }
-            None => stats.add(columns.view(), Array1::from(increment.clone()).view())?,
+            None => {
+                if let Some(phi) = &phi {
+                    apply_multiplier(&mut grid, phi, &mut columns);
+                }
+                stats.add(columns.view(), Array1::from(increment.clone()).view())?
+            }
         }
         if k == 0 {
+            // The reconstruction plot needs the physical columns with φ applied.
+            if let (Some(phi), Some(_)) = (&phi, projection_modes) {
+                apply_multiplier(&mut grid, phi, &mut columns);
+            }
             first_increment = increment;
             first_columns = Some(columns);
         }

@@ -457,11 +457,13 @@ fn fast(problem: &Standardised, settings: &RvmSettings) -> Result<Outcome> {
         // Sparsity S_i and quality Q_i factors for every column, via the Woodbury identity.
         let mut best: Option<(f64, usize, Action)> = None;
         let mut converged = true;
+        // G_A· (active rows, all columns) and Σ G_A· from one multi-column Cholesky solve.
+        let g_active = DMatrix::from_fn(active.len(), k, |a, i| problem.gram[(active[a], i)]);
+        let sigma_g = post.chol.solve(&g_active);
         #[allow(clippy::needless_range_loop)] // i indexes the Gram matrix too
         for i in 0..k {
-            let g_ia = DVector::from_fn(active.len(), |a, _| problem.gram[(i, active[a])]);
-            let sigma_g = post.chol.solve(&g_ia);
-            let big_s = beta * problem.gram[(i, i)] - beta * beta * g_ia.dot(&sigma_g);
+            let g_ia = g_active.column(i);
+            let big_s = beta * problem.gram[(i, i)] - beta * beta * g_ia.dot(&sigma_g.column(i));
             let big_q = beta * problem.projection[i] - beta * g_ia.dot(&post.mean);
             let in_model = alpha[i].is_finite();
             let (s, q) = if in_model {

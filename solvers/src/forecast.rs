@@ -3,6 +3,7 @@
 use crate::cnab2::Cnab2;
 use crate::error::{check_finite, Result, SolverError};
 use crate::etdrk4::Etdrk4;
+use crate::grid1d::Spectral1d;
 use crate::ks::KsModel;
 use crate::rk4::Rk4;
 use crate::stepper::{spectrum_is_finite, Stepper};
@@ -54,14 +55,22 @@ enum Integrator {
     Rk4(Rk4),
 }
 
+impl Integrator {
+    fn stepper(&self) -> &dyn Stepper {
+        match self {
+            Integrator::Cnab2(s) => s,
+            Integrator::Etdrk4(s) => s,
+            Integrator::Rk4(s) => s,
+        }
+    }
+}
+
 /// Makes one step of a model from given states; reusable, allocation-free per call.
 #[derive(Clone)]
 pub struct KsForecaster {
     integrator: Integrator,
-    scheme: Scheme,
-    dt: f64,
-    /// A copy of the model for transforms, so that the integrator's buffers stay its own.
-    transforms: KsModel,
+    /// The model's grid, for the transforms in and out of spectral space.
+    grid: Spectral1d,
     previous: Vec<Complex64>,
     current: Vec<Complex64>,
     next: Vec<Complex64>,
@@ -69,7 +78,7 @@ pub struct KsForecaster {
 
 impl KsForecaster {
     pub fn new(model: KsModel, scheme: Scheme, dt: f64) -> Result<Self> {
-        let transforms = model.clone();
+        let grid = model.grid().clone();
         let zero = vec![Complex64::new(0.0, 0.0); model.modes()];
         let integrator = match scheme {
             Scheme::Cnab2 => Integrator::Cnab2(Cnab2::new(model, dt)?),
@@ -78,9 +87,7 @@ impl KsForecaster {
         };
         Ok(KsForecaster {
             integrator,
-            scheme,
-            dt,
-            transforms,
+            grid,
             previous: zero.clone(),
             current: zero.clone(),
             next: zero,
@@ -88,20 +95,28 @@ impl KsForecaster {
     }
 
     pub fn scheme(&self) -> Scheme {
-        self.scheme
+        match self.integrator {
+            Integrator::Cnab2(_) => Scheme::Cnab2,
+            Integrator::Etdrk4(_) => Scheme::Etdrk4,
+            Integrator::Rk4(_) => Scheme::Rk4,
+        }
     }
 
     pub fn dt(&self) -> f64 {
-        self.dt
+        self.integrator.stepper().dt()
     }
 
     pub fn model(&self) -> &KsModel {
-        &self.transforms
+        match &self.integrator {
+            Integrator::Cnab2(s) => s.model(),
+            Integrator::Etdrk4(s) => s.model(),
+            Integrator::Rk4(s) => s.model(),
+        }
     }
 
     /// Whether the scheme needs the state one step before the initial one.
     pub fn needs_previous(&self) -> bool {
-        self.scheme == Scheme::Cnab2
+        self.scheme() == Scheme::Cnab2
     }
 
     /// One step from `current` (and `previous` = state at t − dt for CNAB2) into `next`.
@@ -111,24 +126,23 @@ impl KsForecaster {
         current: &[f64],
         next: &mut [f64],
     ) -> Result<()> {
-        let needs_previous = self.needs_previous();
-        let grid = self.transforms.grid_mut();
+        let grid = &mut self.grid;
         grid.check_len("current state", current.len())?;
         grid.check_len("forecast", next.len())?;
         check_finite(current)?;
         grid.forward(current, &mut self.current);
-        if needs_previous {
-            let previous = previous.ok_or(SolverError::Parameter {
-                name: "previous",
-                value: f64::NAN,
-                reason: "cnab2 needs the state one model step before the initial state".into(),
-            })?;
-            grid.check_len("previous state", previous.len())?;
-            check_finite(previous)?;
-            grid.forward(previous, &mut self.previous);
-        }
         match &mut self.integrator {
-            Integrator::Cnab2(s) => s.forecast(&self.previous, &self.current, &mut self.next),
+            Integrator::Cnab2(s) => {
+                let previous = previous.ok_or(SolverError::Parameter {
+                    name: "previous",
+                    value: f64::NAN,
+                    reason: "cnab2 needs the state one model step before the initial state".into(),
+                })?;
+                grid.check_len("previous state", previous.len())?;
+                check_finite(previous)?;
+                grid.forward(previous, &mut self.previous);
+                s.forecast(&self.previous, &self.current, &mut self.next)
+            }
             Integrator::Etdrk4(s) => {
                 self.next.copy_from_slice(&self.current);
                 s.step(&mut self.next);
@@ -140,11 +154,11 @@ impl KsForecaster {
         }
         if !spectrum_is_finite(&self.next) {
             return Err(SolverError::NonFinite {
-                time: self.dt,
+                time: self.dt(),
                 step: 1,
             });
         }
-        self.transforms.grid_mut().inverse(&self.next, next);
+        self.grid.inverse(&self.next, next);
         Ok(())
     }
 }

@@ -172,16 +172,29 @@ impl Spectral1d {
     /// Spectral derivative of any order of a real periodic signal (exact for trigonometric
     /// polynomials below Nyquist).
     pub fn derivative(&mut self, signal: &[f64], order: u32, out: &mut [f64]) -> Result<()> {
-        self.check_len("signal", signal.len())?;
         self.check_len("output", out.len())?;
+        let mut fields = self.derivatives(signal, &[order])?;
+        out.copy_from_slice(&fields.pop().expect("one order asked"));
+        Ok(())
+    }
+
+    /// Spectral derivatives of the given orders: one forward transform, one inverse per order.
+    pub fn derivatives(&mut self, signal: &[f64], orders: &[u32]) -> Result<Vec<Vec<f64>>> {
+        self.check_len("signal", signal.len())?;
         check_finite(signal)?;
         let mut spectrum = vec![Complex64::new(0.0, 0.0); self.modes()];
         self.forward(signal, &mut spectrum);
-        let factors: Vec<Complex64> = (0..self.modes())
-            .map(|j| self.derivative_factor(j, order))
-            .collect();
-        self.inverse_scaled(&spectrum, &factors, out);
-        Ok(())
+        let mut factors = vec![Complex64::new(0.0, 0.0); self.modes()];
+        let mut fields = Vec::with_capacity(orders.len());
+        for &order in orders {
+            for (j, f) in factors.iter_mut().enumerate() {
+                *f = self.derivative_factor(j, order);
+            }
+            let mut field = vec![0.0; self.points];
+            self.inverse_scaled(&spectrum, &factors, &mut field);
+            fields.push(field);
+        }
+        Ok(fields)
     }
 
     pub(crate) fn check_len(&self, what: &'static str, got: usize) -> Result<()> {

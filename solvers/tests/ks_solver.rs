@@ -27,23 +27,37 @@ fn nonlinear_problem(points: usize) -> (KsModel, Vec<f64>) {
     (model, u0)
 }
 
-fn etdrk4_solution(dt: f64, time: f64) -> Vec<f64> {
-    let (model, u0) = nonlinear_problem(64);
-    let mut stepper = Etdrk4::new(model, dt).unwrap();
-    let steps = (time / dt).round() as usize;
-    let snaps = run_with_snapshots(&mut stepper, &u0, &[steps]).unwrap();
-    snaps.states.row(0).to_vec()
-}
-
-fn cnab2_solution(dt: f64, time: f64) -> Vec<f64> {
-    let (mut model, u0) = nonlinear_problem(64);
+/// The nonlinear problem on `points` points at `time`, advanced with the stepper `make` builds.
+fn solve<S: Stepper>(
+    points: usize,
+    dt: f64,
+    time: f64,
+    make: impl Fn(KsModel, f64) -> S,
+) -> Vec<f64> {
+    let (mut model, u0) = nonlinear_problem(points);
     let mut spectrum = model.to_spectral(&u0).unwrap();
-    let mut stepper = Cnab2::new(model.clone(), dt).unwrap();
-    let steps = (time / dt).round() as usize;
-    stepper.advance(&mut spectrum, steps, 0).unwrap();
-    let mut u = vec![0.0; 64];
+    let mut stepper = make(model.clone(), dt);
+    stepper
+        .advance(&mut spectrum, (time / dt).round() as usize, 0)
+        .unwrap();
+    let mut u = vec![0.0; points];
     model.to_physical(&spectrum, &mut u);
     u
+}
+
+/// Errors at dt and dt/2 against `reference`, and the observed order log2(e1/e2).
+fn observed_order(
+    solution: impl Fn(f64) -> Vec<f64>,
+    reference: &[f64],
+    dt: f64,
+) -> (f64, f64, f64) {
+    let e1 = max_abs_diff(&solution(dt), reference);
+    let e2 = max_abs_diff(&solution(dt / 2.0), reference);
+    ((e1 / e2).log2(), e1, e2)
+}
+
+fn etdrk4(model: KsModel, dt: f64) -> Etdrk4 {
+    Etdrk4::new(model, dt).unwrap()
 }
 
 #[test]
@@ -102,10 +116,8 @@ fn linear_rhs_is_propagated_exactly_by_etdrk4() {
 #[test]
 fn etdrk4_is_fourth_order() {
     let time = 4.0;
-    let reference = etdrk4_solution(1.0 / 512.0, time);
-    let e1 = max_abs_diff(&etdrk4_solution(0.1, time), &reference);
-    let e2 = max_abs_diff(&etdrk4_solution(0.05, time), &reference);
-    let order = (e1 / e2).log2();
+    let reference = solve(64, 1.0 / 512.0, time, etdrk4);
+    let (order, e1, e2) = observed_order(|dt| solve(64, dt, time, etdrk4), &reference, 0.1);
     // Asymptotic order 4; allow the pre-asymptotic wobble of a chaotic run.
     assert!(
         (order - 4.0).abs() < 0.3,
@@ -116,10 +128,9 @@ fn etdrk4_is_fourth_order() {
 #[test]
 fn cnab2_is_second_order() {
     let time = 4.0;
-    let reference = etdrk4_solution(1.0 / 512.0, time);
-    let e1 = max_abs_diff(&cnab2_solution(0.01, time), &reference);
-    let e2 = max_abs_diff(&cnab2_solution(0.005, time), &reference);
-    let order = (e1 / e2).log2();
+    let reference = solve(64, 1.0 / 512.0, time, etdrk4);
+    let cnab2 = |model, dt| Cnab2::new(model, dt).unwrap();
+    let (order, e1, e2) = observed_order(|dt| solve(64, dt, time, cnab2), &reference, 0.01);
     assert!(
         (order - 2.0).abs() < 0.2,
         "errors {e1:e} {e2:e}, order {order}"
@@ -129,22 +140,9 @@ fn cnab2_is_second_order() {
 #[test]
 fn rk4_is_fourth_order_where_stable() {
     // Explicit RK4 needs dt |L_max| inside its stability region: a coarse grid.
-    let make = |dt: f64| {
-        let (model, u0) = nonlinear_problem(32);
-        let mut model2 = model.clone();
-        let mut spectrum = model2.to_spectral(&u0).unwrap();
-        let mut stepper = Rk4::new(model, dt).unwrap();
-        for _ in 0..(2.0 / dt).round() as usize {
-            stepper.step(&mut spectrum);
-        }
-        let mut u = vec![0.0; 32];
-        model2.to_physical(&spectrum, &mut u);
-        u
-    };
-    let reference = make(1.0 / 1024.0);
-    let e1 = max_abs_diff(&make(0.02), &reference);
-    let e2 = max_abs_diff(&make(0.01), &reference);
-    let order = (e1 / e2).log2();
+    let rk4 = |model, dt| Rk4::new(model, dt).unwrap();
+    let reference = solve(32, 1.0 / 1024.0, 2.0, rk4);
+    let (order, e1, e2) = observed_order(|dt| solve(32, dt, 2.0, rk4), &reference, 0.02);
     assert!(
         (order - 4.0).abs() < 0.3,
         "errors {e1:e} {e2:e}, order {order}"
