@@ -111,3 +111,17 @@ fn a_model_that_blows_up_in_one_step_is_a_clear_error() {
     };
     assert!(err.contains("model") && err.contains("finite"), "{err}");
 }
+
+#[test]
+fn a_truth_that_blows_up_in_spinup_is_a_clear_error() {
+    // Anti-diffusion (-u_xx) without the stabilising hyper-diffusion: mode k grows as e^{k² t}.
+    let c = Case::from_toml(
+        "[truth]\nrhs = { \"u*u_x\" = -1.0, \"u_xx\" = -1.0 }\nspinup = 100.0\nduration = 1.0\n[observations]\npairs = 1\n",
+    )
+    .unwrap();
+    let err = match run(&c, &|_| {}) {
+        Ok(d) => panic!("expected an error, got {}", d.equation),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("truth") && err.contains("finite"), "{err}");
+}
