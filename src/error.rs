@@ -20,6 +20,10 @@ pub enum MedidaError {
     #[error("regression: {0}")]
     Regression(String),
 
+    /// Ensemble filter inputs that make no sense (members, R, observations, ensemble).
+    #[error("assimilation: {0}")]
+    Assimilation(String),
+
     /// A case file or command-line setting.
     #[error("{0}")]
     Config(String),

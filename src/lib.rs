@@ -3,6 +3,7 @@
 
 pub use medida_solvers as solvers;
 
+pub mod assimilation;
 pub mod config;
 pub mod equation;
 pub mod error;

@@ -28,6 +28,10 @@ pub enum SolverError {
     #[error("solution is no longer finite at t = {time} (step {step}): the run blew up; reduce dt or enable dealiasing")]
     NonFinite { time: f64, step: usize },
 
+    /// A forecast over one observation interval that stopped being finite.
+    #[error("forecast is no longer finite after one observation interval (first at state index {index}): the model blew up")]
+    ForecastBlowUp { index: usize },
+
     /// Input data (an initial state, a snapshot) that contains NaN or infinity.
     #[error("input state contains a non-finite value at index {index}")]
     NonFiniteInput { index: usize },
@@ -64,6 +68,14 @@ pub fn positive(name: &'static str, value: f64) -> Result<f64> {
 pub fn check_finite(values: &[f64]) -> Result<()> {
     match values.iter().position(|v| !v.is_finite()) {
         Some(index) => Err(SolverError::NonFiniteInput { index }),
+        None => Ok(()),
+    }
+}
+
+/// Checks a forecast state for NaN/inf after one observation interval.
+pub fn finite_forecast(values: &[f64]) -> Result<()> {
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(index) => Err(SolverError::ForecastBlowUp { index }),
         None => Ok(()),
     }
 }

@@ -1,0 +1,39 @@
+//! Ensemble data assimilation, generic over any [`Model`](crate::solvers::Model) (DAPPER's
+//! split): the observed system is data — a model, an [`Observation`] (H and R) and observed
+//! values — and each filter is a small settings struct with one `analyse` method.
+
+pub mod enkf;
+pub mod ensemble;
+pub mod etkf;
+mod gemm;
+pub mod letkf;
+pub mod localization;
+pub mod observation;
+pub mod twin;
+
+pub use enkf::StochasticEnkf;
+pub use ensemble::{forecast, initial_ensemble, Space};
+pub use etkf::Etkf;
+pub use letkf::Letkf;
+pub use localization::Geometry;
+pub use observation::Observation;
+pub use twin::{run_twin, TwinResult, TwinSettings};
+
+use crate::error::Result;
+use nalgebra::DMatrix;
+
+/// An analysis scheme: turns a forecast ensemble (state × members) into the analysis
+/// ensemble given observed values. `cycle` numbers the assimilation cycle so that stochastic
+/// schemes draw their numbers from (seed, cycle, member).
+pub trait Analysis: Sync {
+    fn analyse(
+        &self,
+        ensemble: &mut DMatrix<f64>,
+        observation: &Observation,
+        values: &[f64],
+        cycle: u64,
+    ) -> Result<()>;
+
+    /// A short description for reports.
+    fn name(&self) -> String;
+}
