@@ -3,13 +3,14 @@
 //! x_j ← x_j + K (y + ε_j − H x_j), K = A Yᵀ (Y Yᵀ + (m−1) R)⁻¹, computed in ensemble space
 //! (m × m) or observation space (p × p), whichever is cheaper — never with an N × N matrix.
 
+use super::cholesky::Cholesky;
 use super::ensemble::{
     check_inflation, inflate, prepare, standard_normals, stream, Purpose, Space,
 };
-use super::gemm::product;
+use super::gemm::{accumulate, product};
 use super::observation::Observation;
 use super::Analysis;
-use crate::error::{MedidaError, Result};
+use crate::error::Result;
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 
@@ -52,21 +53,31 @@ impl StochasticEnkf {
         for (r, &k) in order.iter().enumerate() {
             rank[k] = r;
         }
-        let columns: Vec<Vec<f64>> = (0..m)
-            .into_par_iter()
-            .map(|j| {
+        let mut innovations = DMatrix::zeros(p, m);
+        innovations
+            .as_mut_slice()
+            .par_chunks_mut(p)
+            .enumerate()
+            .for_each(|(j, column)| {
                 let mut rng = stream(self.seed, cycle, j as u64, Purpose::ObservationPerturbation);
-                standard_normals(&mut rng, p)
-            })
-            .collect();
-        let mut perturbations = DMatrix::from_fn(p, m, |k, j| columns[j][rank[k]]);
-        let row_means = perturbations.column_mean();
-        for mut column in perturbations.column_iter_mut() {
-            column -= &row_means;
+                let draws = standard_normals(&mut rng, p);
+                for (x, &r) in column.iter_mut().zip(&rank) {
+                    *x = draws[r];
+                }
+            });
+        // Centre the perturbations over members (row means), then add the scaled innovation
+        // of each member: R^{-1/2}(y − H x_j).
+        let row_means = super::ensemble::mean(&innovations);
+        for (column, observed) in innovations
+            .as_mut_slice()
+            .chunks_exact_mut(p)
+            .zip(observed.as_slice().chunks_exact(p))
+        {
+            for k in 0..p {
+                column[k] += (values[k] - observed[k]) * inverse_std[k] - row_means[k];
+            }
         }
-        DMatrix::from_fn(p, m, |k, j| {
-            (values[k] - observed[(k, j)]) * inverse_std[k] + perturbations[(k, j)]
-        })
+        innovations
     }
 }
 
@@ -91,19 +102,20 @@ impl Analysis for StochasticEnkf {
             cycle,
         );
         let regularisation = (m - 1) as f64;
-        let update = match self.space.resolve(n, p, m) {
+        match self.space.resolve(n, p, m) {
             Space::Ensemble => {
-                // A (SᵀS + (m−1) I)⁻¹ Sᵀ Δ
+                // E += A (SᵀS + (m−1) I)⁻¹ Sᵀ Δ
                 let mut gram = product(s, true, s, false);
                 for i in 0..m {
                     gram[(i, i)] += regularisation;
                 }
-                let rhs = product(s, true, &innovations, false);
-                let weights = solve_spd(gram, rhs)?;
-                product(&prepared.anomalies, false, &weights, false)
+                let mut weights = product(s, true, &innovations, false);
+                Cholesky::new(gram)?.solve_in_place(&mut weights);
+                accumulate(ensemble, &prepared.anomalies, false, &weights, false);
             }
             _ => {
-                // G (SSᵀ + (m−1) I)⁻¹ Δ with G = A Sᵀ and SSᵀ = R^{-1/2} H G.
+                // E += G (SSᵀ + (m−1) I)⁻¹ Δ with G = A Sᵀ and SSᵀ = R^{-1/2} H G; the
+                // solve goes through whichever of Gᵀ (N columns) or Δ (m columns) is narrower.
                 let g = product(&prepared.anomalies, false, s, true);
                 let mut gram = DMatrix::from_fn(p, p, |k, l| {
                     g[(observation.indices()[k], l)] * prepared.inverse_std[k]
@@ -111,11 +123,18 @@ impl Analysis for StochasticEnkf {
                 for i in 0..p {
                     gram[(i, i)] += regularisation;
                 }
-                let z = solve_spd(gram, innovations)?;
-                product(&g, false, &z, false)
+                let cholesky = Cholesky::new(gram)?;
+                if n < m {
+                    let mut gain_transposed = g.transpose();
+                    cholesky.solve_in_place(&mut gain_transposed);
+                    accumulate(ensemble, &gain_transposed, true, &innovations, false);
+                } else {
+                    let mut z = innovations;
+                    cholesky.solve_in_place(&mut z);
+                    accumulate(ensemble, &g, false, &z, false);
+                }
             }
-        };
-        *ensemble += update;
+        }
         inflate(ensemble, self.inflation);
         Ok(())
     }
@@ -123,15 +142,4 @@ impl Analysis for StochasticEnkf {
     fn name(&self) -> String {
         format!("EnKF (perturbed obs, inflation {})", self.inflation)
     }
-}
-
-/// X = M⁻¹ B for a symmetric positive definite M, by Cholesky.
-pub(crate) fn solve_spd(matrix: DMatrix<f64>, rhs: DMatrix<f64>) -> Result<DMatrix<f64>> {
-    let cholesky = nalgebra::Cholesky::new(matrix).ok_or_else(|| {
-        MedidaError::Assimilation(
-            "the analysis matrix is not positive definite (non-finite ensemble or observations?)"
-                .into(),
-        )
-    })?;
-    Ok(cholesky.solve(&rhs))
 }

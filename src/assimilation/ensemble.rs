@@ -51,16 +51,31 @@ pub fn initial_ensemble(center: &[f64], spread: f64, members: usize, seed: u64) 
     ensemble
 }
 
-/// Ensemble mean.
+/// Ensemble mean (mean of the columns).
 pub fn mean(ensemble: &DMatrix<f64>) -> DVector<f64> {
-    ensemble.column_mean()
+    let n = ensemble.nrows();
+    let mut sum = vec![0.0; n];
+    if n > 0 {
+        for column in ensemble.as_slice().chunks_exact(n) {
+            for (s, x) in sum.iter_mut().zip(column) {
+                *s += x;
+            }
+        }
+    }
+    let scale = 1.0 / ensemble.ncols() as f64;
+    DVector::from_iterator(n, sum.into_iter().map(|s| s * scale))
 }
 
 /// Anomalies: every member minus the mean.
 pub fn anomalies(ensemble: &DMatrix<f64>, mean: &DVector<f64>) -> DMatrix<f64> {
     let mut a = ensemble.clone();
-    for mut column in a.column_iter_mut() {
-        column -= mean;
+    let n = a.nrows();
+    if n > 0 {
+        for column in a.as_mut_slice().chunks_exact_mut(n) {
+            for (x, m) in column.iter_mut().zip(mean.iter()) {
+                *x -= m;
+            }
+        }
     }
     a
 }
@@ -143,24 +158,39 @@ pub(crate) fn prepare(
         )));
     }
     observation.check(values)?;
-    if let Some(k) = ensemble.iter().position(|v| !v.is_finite()) {
+    let n = ensemble.nrows();
+    if let Some(k) = ensemble.as_slice().iter().position(|v| !v.is_finite()) {
         return Err(MedidaError::Assimilation(format!(
             "forecast member {} is not finite at entry {}",
-            k / ensemble.nrows(),
-            k % ensemble.nrows()
+            k / n,
+            k % n
         )));
     }
     let mean = mean(ensemble);
     let anomalies = anomalies(ensemble, &mean);
     let p = observation.len();
-    let observed = DMatrix::from_fn(p, members, |k, j| ensemble[(observation.indices()[k], j)]);
-    let observed_mean = observed.column_mean();
+    let indices = observation.indices();
+    let mut observed = DMatrix::zeros(p, members);
+    for (column, state) in observed
+        .as_mut_slice()
+        .chunks_exact_mut(p)
+        .zip(ensemble.as_slice().chunks_exact(n))
+    {
+        for (o, &i) in column.iter_mut().zip(indices) {
+            *o = state[i];
+        }
+    }
+    let observed_mean = self::mean(&observed);
     let inverse_std =
         DVector::from_iterator(p, observation.variance().iter().map(|v| v.sqrt().recip()));
     let mut scaled_observed = observed.clone();
-    for (k, mut row) in scaled_observed.row_iter_mut().enumerate() {
-        for x in row.iter_mut() {
-            *x = (*x - observed_mean[k]) * inverse_std[k];
+    for column in scaled_observed.as_mut_slice().chunks_exact_mut(p) {
+        for ((x, mu), w) in column
+            .iter_mut()
+            .zip(observed_mean.iter())
+            .zip(inverse_std.iter())
+        {
+            *x = (*x - mu) * w;
         }
     }
     let scaled_innovation =

@@ -6,7 +6,7 @@ use nalgebra::DMatrix;
 use rayon::prelude::*;
 
 /// Output columns per parallel task (fixed, so the split never depends on the thread count).
-const COLUMN_BLOCK: usize = 32;
+const COLUMN_BLOCK: usize = 64;
 
 /// op(A)·op(B) for column-major matrices, op = transpose when the flag is set.
 pub fn product(
@@ -15,6 +15,21 @@ pub fn product(
     b: &DMatrix<f64>,
     transpose_b: bool,
 ) -> DMatrix<f64> {
+    let rows = if transpose_a { a.ncols() } else { a.nrows() };
+    let cols = if transpose_b { b.nrows() } else { b.ncols() };
+    let mut c = DMatrix::zeros(rows, cols);
+    accumulate(&mut c, a, transpose_a, b, transpose_b);
+    c
+}
+
+/// C ← C + op(A)·op(B).
+pub fn accumulate(
+    c: &mut DMatrix<f64>,
+    a: &DMatrix<f64>,
+    transpose_a: bool,
+    b: &DMatrix<f64>,
+    transpose_b: bool,
+) {
     let (rows, inner) = if transpose_a {
         (a.ncols(), a.nrows())
     } else {
@@ -29,9 +44,13 @@ pub fn product(
         inner, inner_b,
         "inner dimensions of a matrix product differ"
     );
-    let mut c = DMatrix::zeros(rows, cols);
+    assert_eq!(
+        c.shape(),
+        (rows, cols),
+        "product does not fit its destination"
+    );
     if rows == 0 || cols == 0 || inner == 0 {
-        return c;
+        return;
     }
     let (row_stride_a, col_stride_a) = if transpose_a {
         (a.nrows() as isize, 1)
@@ -71,14 +90,13 @@ pub fn product(
                     b_slice.as_ptr(),
                     row_stride_b,
                     col_stride_b,
-                    0.0,
+                    1.0,
                     c_block.as_mut_ptr(),
                     1,
                     rows as isize,
                 );
             }
         });
-    c
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 pub struct Letkf {
     /// Multiplicative inflation of the analysis anomalies (1 = none), as in DAPPER.
     pub inflation: f64,
-    /// Localization radius in grid spacings (taper e^{-1/2} at this distance).
+    /// Localization radius in grid spacings (taper ≈ 0.63 at this distance, DAPPER's convention).
     pub radius: f64,
     pub geometry: Geometry,
 }
@@ -99,7 +99,7 @@ impl Analysis for Letkf {
 
     fn name(&self) -> String {
         format!(
-            "LETKF (radius {}, inflation {})",
+            "LETKF (radius {:.1}, inflation {})",
             self.radius, self.inflation
         )
     }

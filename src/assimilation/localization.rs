@@ -1,6 +1,6 @@
 //! Distance-based localization on periodic grids: Gaspari–Cohn (1999, eq. 4.10) tapering of
 //! the observation precision in the LETKF. The radius follows DAPPER's convention: the taper
-//! is e^{-1/2} at distance = radius (half-width 1.82·radius, zero beyond 3.64·radius).
+//! is ≈ 0.63 at distance = radius (half-width 1.82·radius, zero beyond 3.64·radius).
 
 /// Where state entries sit. A state may hold several layers of the same grid: entry i sits at
 /// grid point i mod (points of the grid).
@@ -79,8 +79,9 @@ mod tests {
         assert!((left - right).abs() < 1e-9 && (left - 5.0 / 24.0).abs() < 1e-9);
         assert!(gaspari_cohn(2.0 - 1e-9).abs() < 1e-9);
         assert_eq!(gaspari_cohn(2.5), 0.0);
-        // DAPPER's scaling: e^{-1/2} ≈ 0.6065 at distance = radius (to the 1.82 rounding).
-        assert!((taper(4.0, 4.0) - (-0.5f64).exp()).abs() < 5e-3);
+        // DAPPER's scaling: at distance = radius the taper is GC(1/1.82) = 0.63356 (their
+        // comment says e^{-1/2} = 0.607; the value their code computes is this one).
+        assert!((taper(4.0, 4.0) - 0.633_564_4).abs() < 1e-6);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! split): the observed system is data — a model, an [`Observation`] (H and R) and observed
 //! values — and each filter is a small settings struct with one `analyse` method.
 
+mod cholesky;
 pub mod enkf;
 pub mod ensemble;
 pub mod etkf;

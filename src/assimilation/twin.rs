@@ -34,7 +34,7 @@ pub struct TwinResult {
 }
 
 /// Runs a twin experiment from `start` (a state on the attractor).
-pub fn run_twin<M: Model, A: Analysis>(
+pub fn run_twin<M: Model, A: Analysis + ?Sized>(
     model: &M,
     observation: &Observation,
     filter: &A,

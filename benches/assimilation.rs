@@ -1,0 +1,71 @@
+//! The analysis step at N = 1024 with every point observed (stochastic EnKF, the paper's
+//! filter, and the ETKF) for 100, 1,000 and 10,240 members, and a 1,000-member one-step
+//! ensemble forecast of the reference KS model (L = 100, N = 1024, dt = 1e-3).
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use medida::assimilation::{
+    forecast, initial_ensemble, Analysis, Etkf, Observation, StochasticEnkf,
+};
+use medida::solvers::{medida_initial_state, KsIntervalModel, KsModel, KsParams, Spectral1d};
+
+const POINTS: usize = 1024;
+
+fn start() -> Vec<f64> {
+    let grid = Spectral1d::new(POINTS, 100.0).unwrap();
+    medida_initial_state(&grid.coordinates(), 100.0)
+}
+
+fn analysis(c: &mut Criterion) {
+    let center = start();
+    let observation = Observation::full(POINTS, 0.01).unwrap();
+    let values: Vec<f64> = center.iter().map(|u| u + 0.05).collect();
+    let mut group = c.benchmark_group("analysis_n1024_full");
+    group.sample_size(10);
+    for members in [100, 1000, 10240] {
+        let ensemble = initial_ensemble(&center, 0.1, members, 1);
+        group.bench_with_input(BenchmarkId::new("enkf", members), &members, |b, _| {
+            b.iter_batched(
+                || ensemble.clone(),
+                |mut e| {
+                    StochasticEnkf::default()
+                        .analyse(&mut e, &observation, &values, 1)
+                        .unwrap()
+                },
+                criterion::BatchSize::LargeInput,
+            )
+        });
+        if members <= 1000 {
+            group.bench_with_input(BenchmarkId::new("etkf", members), &members, |b, _| {
+                b.iter_batched(
+                    || ensemble.clone(),
+                    |mut e| {
+                        Etkf::default()
+                            .analyse(&mut e, &observation, &values, 1)
+                            .unwrap()
+                    },
+                    criterion::BatchSize::LargeInput,
+                )
+            });
+        }
+    }
+    group.finish();
+}
+
+fn ensemble_forecast(c: &mut Criterion) {
+    let model = KsIntervalModel::new(
+        KsModel::new(KsParams::standard(100.0, POINTS)).unwrap(),
+        1e-3,
+        1,
+    )
+    .unwrap();
+    let mut ensemble = initial_ensemble(&start(), 0.01, 1000, 2);
+    let mut group = c.benchmark_group("ensemble_forecast");
+    group.sample_size(10);
+    group.bench_function("ks_n1024_1000_members_one_step", |b| {
+        b.iter(|| forecast(&model, &mut ensemble).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, analysis, ensemble_forecast);
+criterion_main!(benches);
