@@ -48,6 +48,57 @@ fn check(d: &Discovery, tolerance: f64) -> Result<Vec<(String, f64)>, String> {
     Ok(errors)
 }
 
+/// The noisy target: cases 1, 3, 7 and 10 at 1 % noise with ≤ 100 pairs within 5 %
+/// and nothing spurious (measured: 0.09 / 0.22 / 0.58 / 1.7 %).
+#[test]
+fn discovers_the_error_from_one_percent_noise_with_nothing_spurious() {
+    let mut failures = Vec::new();
+    for k in [1, 3, 7, 10] {
+        let c = case(&format!("ks-case{k:02}-noise1"));
+        assert!(c.observations.pairs <= 100 && c.observations.noise == 0.01);
+        let discovery = run(&c, &|_| {}).unwrap();
+        if let Err(e) = check(&discovery, 0.05) {
+            failures.push(e);
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// The ensemble path runs end to end. Its accuracy is deliberately not asserted: an
+/// isolated-pair ensemble of 40 members shrinks the increment towards the ensemble subspace
+/// (medida.md; README's comparison), which is why `auto` does not use it for full data.
+#[test]
+fn ensemble_assimilation_runs_end_to_end_and_finds_advection_first() {
+    let mut c = case("ks-case01-noise1");
+    c.observations.pairs = 10;
+    c.assimilation.method = "letkf".into();
+    c.assimilation.members = 40;
+    c.assimilation.localization = 5.0;
+    let discovery = run(&c, &|_| {}).unwrap();
+    assert_eq!(discovery.assimilation, "letkf");
+    let largest = discovery
+        .fit
+        .retained
+        .iter()
+        .max_by(|&&a, &&b| {
+            discovery.fit.coefficients[a]
+                .abs()
+                .total_cmp(&discovery.fit.coefficients[b].abs())
+        })
+        .copied()
+        .expect("something discovered");
+    assert_eq!(
+        discovery.fit.names[largest], "u*u_x",
+        "{}",
+        discovery.equation
+    );
+    assert!(
+        discovery.fit.coefficients[largest] < -0.3,
+        "{}",
+        discovery.equation
+    );
+}
+
 #[test]
 fn all_eighteen_noise_free_cases_recover_exactly_the_expected_terms() {
     let mut failures = Vec::new();
