@@ -17,6 +17,7 @@ use crate::solvers::{
     medida_initial_state, run_with_snapshots, Etdrk4, KsForecaster, KsModel, KsParams, Scheme,
     Snapshots, Spectral1d, Term,
 };
+use crate::sweep::{log_thresholds, threshold_sweep, SweepPoint};
 use nalgebra::DMatrix;
 use ndarray::{Array1, Array2};
 use num_complex::Complex64;
@@ -73,7 +74,12 @@ pub struct Discovery {
     /// The first sample's increment and its reconstruction by the discovered terms.
     pub increment: Vec<f64>,
     pub reconstruction: Vec<f64>,
+    /// The same regression refitted over a range of `prune_alpha` (model-selection plot).
+    pub sweep: Vec<SweepPoint>,
 }
+
+/// Thresholds of the sweep that accompanies every run: 10⁰ … 10⁶, two per decade.
+pub const SWEEP_THRESHOLDS: (f64, f64, usize) = (1.0, 1e6, 13);
 
 /// How many forecast steps the corrected-model assessment integrates, in model time units.
 pub const SKILL_HORIZON: f64 = 50.0;
@@ -407,6 +413,8 @@ pub fn run(case: &Case, progress: &dyn Fn(&str)) -> Result<Discovery> {
         ..RvmSettings::default()
     };
     let result = fit(&stats, &settings)?;
+    let (low, high, count) = SWEEP_THRESHOLDS;
+    let sweep = threshold_sweep(&stats, &settings, &log_thresholds(low, high, count))?;
     seconds.regression += clock.elapsed().as_secs_f64();
 
     let expected = difference(&truth_rhs, &model_rhs);
@@ -463,6 +471,7 @@ pub fn run(case: &Case, progress: &dyn Fn(&str)) -> Result<Discovery> {
         sample_states,
         increment: first_increment,
         reconstruction,
+        sweep,
         fit: result,
     })
 }

@@ -384,6 +384,61 @@ pub fn discovery_figures(
             rows,
         },
     )?);
+    if !d.sweep.is_empty() {
+        // Every term retained at any threshold, its coefficient (0 when pruned) against
+        // log10(prune_alpha), and the number of terms: the model-selection picture.
+        let log_alpha: Vec<f64> = d.sweep.iter().map(|p| p.prune_alpha.log10()).collect();
+        let mut names: Vec<usize> = d
+            .sweep
+            .iter()
+            .flat_map(|p| p.fit.retained.iter().copied())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let curves: Vec<(String, Vec<f64>)> = names
+            .iter()
+            .map(|&i| {
+                let values = d
+                    .sweep
+                    .iter()
+                    .map(|p| {
+                        if p.fit.retained.contains(&i) {
+                            p.fit.coefficients[i]
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                (d.fit.names[i].clone(), values)
+            })
+            .collect();
+        written.extend(save_figure(
+            dir,
+            "sweep_coefficients",
+            &Lines {
+                title: format!("{}: coefficients against the pruning threshold", d.name),
+                x_label: "log10 prune_alpha".into(),
+                y_label: "coefficient (0 = pruned)".into(),
+                series: curves
+                    .iter()
+                    .map(|(name, values)| (name.clone(), log_alpha.as_slice(), values.as_slice()))
+                    .collect(),
+                log_y: false,
+            },
+        )?);
+        let terms: Vec<f64> = d.sweep.iter().map(|p| p.terms() as f64).collect();
+        written.extend(save_figure(
+            dir,
+            "sweep_terms",
+            &Lines {
+                title: format!("{}: terms retained against the pruning threshold", d.name),
+                x_label: "log10 prune_alpha".into(),
+                y_label: "terms".into(),
+                series: vec![("terms retained".into(), &log_alpha, &terms)],
+                log_y: false,
+            },
+        )?);
+    }
     if let Some(skill) = &d.skill {
         written.extend(save_figure(
             dir,
