@@ -1,5 +1,5 @@
-//! Accumulation of the normal equations (10⁶ × 25 rows) and the RVM fit on sufficient
-//! statistics.
+//! Accumulation of the normal equations (10⁶ × 25 rows, and 10⁷ streamed) and the RVM fit on
+//! sufficient statistics.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use medida::normal_equations::NormalEquations;
@@ -27,6 +27,16 @@ fn regression(c: &mut Criterion) {
             let mut ne = NormalEquations::new(names.clone());
             ne.add(x.view(), y.view()).unwrap();
             ne
+        })
+    });
+    // 10⁷ rows streamed as ten samples of 10⁶ (memory stays that of one sample), then the fit.
+    group.bench_function("stream_1e7x25_and_fit", |b| {
+        b.iter(|| {
+            let mut ne = NormalEquations::new(names.clone());
+            for _ in 0..10 {
+                ne.add(x.view(), y.view()).unwrap();
+            }
+            fit(&ne, &RvmSettings::default()).unwrap()
         })
     });
     let mut ne = NormalEquations::new(names.clone());
