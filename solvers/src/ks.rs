@@ -225,6 +225,7 @@ impl KsModel {
     }
 
     /// Spectrum of the nonlinear part N(u) of the right-hand side, given the spectrum of u.
+    #[inline(always)]
     pub fn nonlinear(&mut self, spectrum: &[Complex64], out: &mut [Complex64]) {
         let flux_degree = self.flux_degree;
         let has_pointwise = !self.pointwise.is_empty();

@@ -13,6 +13,7 @@ pub mod ks;
 pub mod lorenz96;
 pub mod model;
 pub mod rk4;
+pub mod simd;
 pub mod stepper;
 pub mod term;
 pub mod truth;

@@ -1,0 +1,94 @@
+//! Timings for the side-by-side comparison of `scripts/compare_ks_speed.py` (which runs this
+//! and the numpy/pyfftw versions of the same schemes): ETDRK4 steps of the standard KS
+//! (L = 100, dealiased) at N = 128, 1024, 4096 with their 8-real-FFT floor, and J. F. Gibson's
+//! KS-CNAB2 benchmark (Lx = N·π/16, dt = 1/16, T = 200, u0 = cos x + 0.1 sin(x/8) +
+//! 0.01 cos(2πx/Lx), no dealiasing) at N = 1024 and 8192. Final-state norms are printed so the
+//! script can check that both sides computed the same thing.
+//!
+//!     cargo run --release --example ks_speed
+
+use medida::solvers::{
+    medida_initial_state, Cnab2, Etdrk4, KsModel, KsParams, Spectral1d, Stepper,
+};
+use std::time::Instant;
+
+fn norm(u: &[f64]) -> f64 {
+    (u.iter().map(|v| v * v).sum::<f64>() / u.len() as f64).sqrt()
+}
+
+/// Best of `repeats` timings of `f`, in seconds.
+fn best_of(repeats: usize, mut f: impl FnMut()) -> f64 {
+    (0..repeats)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn main() -> anyhow::Result<()> {
+    for points in [128usize, 1024, 4096] {
+        let steps = 2_000_000 / points;
+        let model = KsModel::new(KsParams::standard(100.0, points))?;
+        let u0 = medida_initial_state(&model.grid().coordinates(), 100.0);
+        let mut stepper = Etdrk4::new(model, 0.01)?;
+        let mut final_state = vec![0.0; points];
+        let seconds = best_of(5, || {
+            let mut v = stepper.model_mut().to_spectral(&u0).expect("finite");
+            for _ in 0..steps {
+                stepper.step(&mut v);
+            }
+            stepper.model_mut().to_physical(&v, &mut final_state);
+        });
+        let mut grid = Spectral1d::new(points, 100.0)?;
+        let mut u = u0.clone();
+        let mut s = vec![num_complex::Complex64::new(0.0, 0.0); points / 2 + 1];
+        grid.forward(&u0, &mut s);
+        let floor = best_of(5, || {
+            for _ in 0..steps {
+                for _ in 0..4 {
+                    grid.inverse(&s, &mut u);
+                    grid.forward(&u, &mut s);
+                }
+            }
+        });
+        println!(
+            "etdrk4 N={points} steps={steps} dt=0.01 us_per_step={:.3} fft_floor_us={:.3} norm={:.12}",
+            1e6 * seconds / steps as f64,
+            1e6 * floor / steps as f64,
+            norm(&final_state)
+        );
+    }
+    for points in [1024usize, 8192] {
+        let length = points as f64 / 16.0 * std::f64::consts::PI;
+        let mut params = KsParams::standard(length, points);
+        params.dealias = false;
+        let x: Vec<f64> = (0..points)
+            .map(|j| length * j as f64 / points as f64)
+            .collect();
+        let u0: Vec<f64> = x
+            .iter()
+            .map(|&x| {
+                x.cos()
+                    + 0.1 * (x / 8.0).sin()
+                    + 0.01 * (2.0 * std::f64::consts::PI / length * x).cos()
+            })
+            .collect();
+        let mut stepper = Cnab2::new(KsModel::new(params)?, 1.0 / 16.0)?;
+        let mut final_state = vec![0.0; points];
+        let seconds = best_of(5, || {
+            stepper.reset();
+            let mut v = stepper.model().clone().to_spectral(&u0).expect("finite");
+            for _ in 0..3200 {
+                stepper.step(&mut v);
+            }
+            stepper.model().clone().to_physical(&v, &mut final_state);
+        });
+        println!(
+            "gibson N={points} steps=3200 seconds={seconds:.5} norm={:.12}",
+            norm(&final_state)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,133 @@
+"""KS solver speed, medida next to numpy and pyfftw implementations of the same schemes, in one
+run (by hand, never in CI), with a check that both sides computed the same final state:
+
+  (a) ETDRK4 (Kassam & Trefethen, 64-point contour coefficients, 2/3 dealiasing, conservative
+      flux) on the standard KS, L = 100, dt = 0.01, at N = 128, 1024, 4096;
+  (b) J. F. Gibson's KS-CNAB2 benchmark (julia-pde-benchmark): Lx = N·π/16, dt = 1/16,
+      T = 200 (3200 steps), no dealiasing, at N = 1024 and 8192.
+
+    python3 -m venv /tmp/venv && /tmp/venv/bin/pip install numpy pyfftw
+    /tmp/venv/bin/python scripts/compare_ks_speed.py
+"""
+import re
+import subprocess
+import time
+
+import numpy as np
+
+try:
+    import pyfftw
+except ImportError:  # the numpy columns still run
+    pyfftw = None
+
+
+def best_of(repeats, function):
+    best = np.inf
+    result = None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def etdrk4_setup(n, length, dt):
+    k = 2 * np.pi / length * np.arange(n // 2 + 1)
+    k_odd = k.copy()
+    k_odd[-1] = 0.0  # i k is zero at Nyquist
+    lin = k**2 - k**4
+    z = dt * lin[:, None] + np.exp(2j * np.pi * (np.arange(64) + 0.5) / 64)[None, :]
+    e, e2 = np.exp(dt * lin), np.exp(dt * lin / 2)
+    q = dt * np.real(np.mean((np.exp(z / 2) - 1) / z, axis=1))
+    f1 = dt * np.real(np.mean((-4 - z + np.exp(z) * (4 - 3 * z + z**2)) / z**3, axis=1))
+    f2 = dt * np.real(np.mean((2 + z + np.exp(z) * (z - 2)) / z**3, axis=1))
+    f3 = dt * np.real(np.mean((-4 - 3 * z - z**2 + np.exp(z) * (4 - z)) / z**3, axis=1))
+    keep = np.arange(n // 2 + 1) < -(-n // 3)
+    g = -0.5j * k_odd * keep
+    return e, e2, q, f1, 2 * f2, f3, g
+
+
+def etdrk4_run(u0, steps, coefficients, rfft, irfft):
+    e, e2, q, f1, f2x2, f3, g = coefficients
+    v = rfft(u0)
+
+    def nonlinear(v):
+        u = irfft(v)
+        return g * rfft(u * u)
+
+    for _ in range(steps):
+        nv = nonlinear(v)
+        a = e2 * v + q * nv
+        na = nonlinear(a)
+        b = e2 * v + q * na
+        nb = nonlinear(b)
+        c = e2 * a + q * (2 * nb - nv)
+        nc = nonlinear(c)
+        v = e * v + f1 * nv + f2x2 * (na + nb) + f3 * nc
+    return irfft(v)
+
+
+def gibson_numpy(n):
+    """Gibson's KS-CNAB2 algorithm, written with numpy.fft.rfft."""
+    lx, dt, nt = n / 16 * np.pi, 1 / 16, 3200
+    x = lx * np.arange(n) / n
+    u = np.cos(x) + 0.1 * np.sin(x / 8) + 0.01 * np.cos(2 * np.pi / lx * x)
+    alpha = 2 * np.pi / lx * np.arange(n // 2 + 1)
+    d = 1j * alpha
+    d[-1] = 0.0
+    lin = alpha**2 - alpha**4
+    g = -0.5 * d
+    a_inv = 1 / (1 - dt / 2 * lin)
+    b = (1 + dt / 2 * lin) * a_inv
+    v = np.fft.rfft(u)
+    n0 = n1 = g * np.fft.rfft(u * u)
+    for _ in range(nt):
+        n0, n1 = n1, g * np.fft.rfft(np.fft.irfft(v, n) ** 2)
+        v = b * v + dt / 2 * a_inv * (3 * n1 - n0)
+    return np.fft.irfft(v, n)
+
+
+def norm(u):
+    return np.sqrt(np.mean(u * u))
+
+
+def main():
+    rust = subprocess.run(
+        ["cargo", "run", "--release", "--quiet", "--example", "ks_speed"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    ours = {}
+    for line in rust.splitlines():
+        fields = dict(re.findall(r"(\w+)=([\d.e+-]+)", line))
+        ours[(line.split()[0], int(fields["N"]))] = fields
+
+    print("(a) ETDRK4, µs per step")
+    print(f"{'N':>6} {'numpy':>9} {'pyfftw':>9} {'medida':>9} {'FFT floor':>10} {'×numpy':>7} {'×pyfftw':>8} {'|Δnorm|':>9}")
+    for n in (128, 1024, 4096):
+        mine = ours[("etdrk4", n)]
+        steps = int(mine["steps"])
+        x = -50 + 100 * np.arange(n) / n
+        u0 = -np.cos(2 * np.pi * x / 100) * (1 + np.sin(-2 * np.pi * x / 100))
+        co = etdrk4_setup(n, 100.0, 0.01)
+        t_np, u_np = best_of(3, lambda: etdrk4_run(u0, steps, co, np.fft.rfft, lambda v: np.fft.irfft(v, n)))
+        t_fftw = float("nan")
+        if pyfftw is not None:
+            forward = pyfftw.builders.rfft(np.zeros(n), threads=1)
+            inverse = pyfftw.builders.irfft(np.zeros(n // 2 + 1, complex), n=n, threads=1)
+            t_fftw, _ = best_of(3, lambda: etdrk4_run(u0, steps, co, lambda u: forward(u).copy(), lambda v: inverse(v).copy()))
+        us_np, us_fftw = 1e6 * t_np / steps, 1e6 * t_fftw / steps
+        us = float(mine["us_per_step"])
+        print(f"{n:>6} {us_np:>9.2f} {us_fftw:>9.2f} {us:>9.2f} {float(mine['fft_floor_us']):>10.2f} "
+              f"{us_np / us:>7.1f} {us_fftw / us:>8.1f} {abs(norm(u_np) - float(mine['norm'])):>9.1e}")
+
+    print("\n(b) Gibson KS-CNAB2, seconds for 3200 steps")
+    print(f"{'N':>6} {'numpy':>9} {'medida':>9} {'×numpy':>7} {'|Δnorm|':>9}")
+    for n in (1024, 8192):
+        mine = ours[("gibson", n)]
+        t_np, u_np = best_of(3, lambda: gibson_numpy(n))
+        s = float(mine["seconds"])
+        print(f"{n:>6} {t_np:>9.4f} {s:>9.4f} {t_np / s:>7.1f} {abs(norm(u_np) - float(mine['norm'])):>9.1e}")
+
+
+if __name__ == "__main__":
+    main()
