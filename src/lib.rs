@@ -7,6 +7,7 @@ pub mod assimilation;
 pub mod config;
 pub mod equation;
 pub mod error;
+pub mod interpolation;
 pub mod library;
 pub mod normal_equations;
 pub mod npz;

@@ -9,6 +9,7 @@ use crate::assimilation::{Analysis, Etkf, Geometry, Letkf, Observation, Space, S
 use crate::config::{Case, Operator, Projection};
 use crate::equation::Equation;
 use crate::error::{MedidaError, Result};
+use crate::interpolation::SpectralLeastSquares;
 use crate::library::{apply_multiplier, project_sample, propagator, Derivatives, TermLibrary};
 use crate::normal_equations::NormalEquations;
 use crate::rvm::{fit, RvmFit, RvmSettings};
@@ -188,11 +189,6 @@ pub fn noise_floor_modes(grid: &mut Spectral1d, observed: &[Vec<f64>], noise: f6
 /// Runs one case end to end.
 pub fn run(case: &Case, progress: &dyn Fn(&str)) -> Result<Discovery> {
     let mut seconds = Timings::default();
-    if case.observations.operator != Operator::Named("full".into()) {
-        return Err(MedidaError::Config(
-            "`observations.operator`: sparse KS observations are not supported yet — the one-step forecast needs the state at every grid point at t (and t − dt), which this build takes from full observations; use \"full\"".into(),
-        ));
-    }
     let assimilation = AssimilationMethod::from_case(case)?;
     let truth_rhs = rhs_of(&case.truth.rhs)?;
     let model_rhs = rhs_of(&case.model.rhs)?;
@@ -281,15 +277,56 @@ pub fn run(case: &Case, progress: &dyn Fn(&str)) -> Result<Discovery> {
         })
         .collect();
 
-    // Projection onto the modes above the noise floor (exact for both sides of g = Θc).
-    let projection_modes = match &case.regression.projection {
-        Projection::Modes(n) => Some(*n),
-        Projection::Named(n) if n == "none" => None,
-        _ if noise == 0.0 => None,
-        _ => {
-            let middle: Vec<Vec<f64>> = observed.iter().map(|o| o[1].clone()).collect();
-            Some(noise_floor_modes(&mut grid, &middle, noise))
+    // Sparse observations: the values at the observed points only, and the whole field fitted
+    // through them by spectral least squares (the start states the forecast needs).
+    let sensors = observed_points(case)?;
+    let interpolator = match &sensors {
+        Some(indices) => Some(SpectralLeastSquares::new(
+            points,
+            case.system.length,
+            indices,
+            (indices.len() / 4).min(points / 2 - 1),
+        )?),
+        None => None,
+    };
+    let sensor_values = |u: &[f64]| -> Vec<f64> {
+        match &sensors {
+            Some(indices) => indices.iter().map(|&i| u[i]).collect(),
+            None => u.to_vec(),
         }
+    };
+    let fields: Vec<[Vec<f64>; 3]> = match &interpolator {
+        Some(fit) => observed
+            .iter()
+            .map(|levels| levels.clone().map(|u| fit.fit(&sensor_values(&u))))
+            .collect(),
+        None => observed.clone(),
+    };
+
+    // Projection onto the modes above the noise floor (exact for both sides of g = Θc); with
+    // sparse data never above the modes the points determine.
+    let fitted_modes = interpolator.as_ref().map(|fit| fit.modes());
+    let noise_modes = |grid: &mut Spectral1d| {
+        let middle: Vec<Vec<f64>> = fields.iter().map(|o| o[1].clone()).collect();
+        // A least-squares fit through m of N points spreads the noise as if it were √(N/m)
+        // larger on the full grid.
+        let inflation = sensors
+            .as_ref()
+            .map_or(1.0, |s| (points as f64 / s.len() as f64).sqrt());
+        noise_floor_modes(grid, &middle, noise * inflation)
+    };
+    let projection_modes = match (&case.regression.projection, fitted_modes) {
+        (Projection::Modes(n), fitted) => Some(fitted.map_or(*n, |f| f.min(*n))),
+        (Projection::Named(n), None) if n == "none" => None,
+        (Projection::Named(n), Some(_)) if n == "none" => {
+            return Err(MedidaError::Config(
+                "`regression.projection` = \"none\" with sparse observations: the increment is only known on the Fourier modes the observed points determine; use \"auto\" or a number of modes".into(),
+            ))
+        }
+        (_, None) if noise == 0.0 => None,
+        (_, None) => Some(noise_modes(&mut grid)),
+        (_, Some(fitted)) if noise == 0.0 => Some(fitted),
+        (_, Some(fitted)) => Some(noise_modes(&mut grid).min(fitted)),
     };
 
     let library = match &case.library.terms {
@@ -323,7 +360,8 @@ pub fn run(case: &Case, progress: &dyn Fn(&str)) -> Result<Discovery> {
     let mut forecast = vec![0.0; points];
     let mut first_increment = Vec::new();
     let mut first_columns = None;
-    for (k, obs) in observed.iter().enumerate() {
+    let sensor_indices: Vec<usize> = sensors.clone().unwrap_or_else(|| (0..points).collect());
+    for (k, (obs, raw)) in fields.iter().zip(&observed).enumerate() {
         progress(&format!("sample {}/{pairs}", k + 1));
         // Start states: the observations, low-passed to the kept modes when projecting.
         let clock = Instant::now();
@@ -336,13 +374,15 @@ pub fn run(case: &Case, progress: &dyn Fn(&str)) -> Result<Discovery> {
         if assimilation != AssimilationMethod::None {
             // The ensemble analysis at t + dt replaces the (low-passed) observation there.
             let truth_std = std_of(&state_at(starts[k] + ratio));
+            let sensors =
+                Observation::points(points, sensor_indices.clone(), (noise * truth_std).powi(2))?;
             analysis[2] = ensemble_analysis(
                 case,
                 &assimilation,
                 &forecaster,
                 [&analysis[0], &analysis[1]],
-                &obs[2],
-                noise * truth_std,
+                &sensors,
+                &sensor_values(&raw[2]),
                 k as u64,
             )?;
             if let Some(modes) = projection_modes {
@@ -560,6 +600,28 @@ fn forecast_skill(
     })
 }
 
+/// The observed grid points of a sparse operator (None: every point). A random set is drawn
+/// once from the case's seed and kept for all times.
+fn observed_points(case: &Case) -> Result<Option<Vec<usize>>> {
+    let points = case.system.points;
+    match &case.observations.operator {
+        Operator::Every { every } if *every > 1 => {
+            Ok(Some((0..points).step_by(*every).collect()))
+        }
+        Operator::Random { random } if *random < points => {
+            let mut rng = ChaCha8Rng::seed_from_u64(case.seed);
+            rng.set_stream(u64::MAX);
+            let mut chosen = rand::seq::index::sample(&mut rng, points, *random).into_vec();
+            chosen.sort_unstable();
+            Ok(Some(chosen))
+        }
+        Operator::Named(name) if name != "full" => Err(MedidaError::Config(format!(
+            "`observations.operator` = \"{name}\": use \"full\", {{ every = k }} or {{ random = n }}"
+        ))),
+        _ => Ok(None),
+    }
+}
+
 /// How the analysis at t + dt is made.
 #[derive(Clone, Debug, PartialEq)]
 enum AssimilationMethod {
@@ -637,21 +699,22 @@ impl AssimilationMethod {
 /// The paper's isolated-pair assimilation: members start from the start states plus one
 /// N(0, perturbation²) field each (the same at t − dt and t, so two-level schemes see a
 /// consistent history), make one imperfect-model step in parallel, and the filter combines
-/// them with the observation at t + dt. Returns the analysis mean.
+/// them with the observations at t + dt (`sensors`: where and how noisy). Returns the
+/// analysis mean.
 fn ensemble_analysis(
     case: &Case,
     method: &AssimilationMethod,
     forecaster: &KsForecaster,
     start: [&[f64]; 2],
+    sensors: &Observation,
     observed: &[f64],
-    noise_std: f64,
     sample: u64,
 ) -> Result<Vec<f64>> {
     let AssimilationMethod::Ensemble(filter) = method else {
         unreachable!("called only for ensemble methods")
     };
     let settings = &case.assimilation;
-    let n = observed.len();
+    let n = sensors.state_size();
     let members = settings.members;
     let mut ensemble = DMatrix::zeros(n, members);
     ensemble
@@ -676,7 +739,6 @@ fn ensemble_analysis(
                     })
             },
         )?;
-    let observation = Observation::full(n, noise_std * noise_std)?;
     let inflation = settings.inflation;
     let seed = case.seed;
     match filter {
@@ -685,18 +747,18 @@ fn ensemble_analysis(
             seed,
             space: Space::Auto,
         }
-        .analyse(&mut ensemble, &observation, observed, sample)?,
+        .analyse(&mut ensemble, sensors, observed, sample)?,
         EnsembleFilter::Etkf => Etkf {
             inflation,
             space: Space::Auto,
         }
-        .analyse(&mut ensemble, &observation, observed, sample)?,
+        .analyse(&mut ensemble, sensors, observed, sample)?,
         EnsembleFilter::Letkf { radius } => Letkf {
             inflation,
             radius: *radius,
             geometry: Geometry::Periodic1d { points: n },
         }
-        .analyse(&mut ensemble, &observation, observed, sample)?,
+        .analyse(&mut ensemble, sensors, observed, sample)?,
     }
     Ok(mean(&ensemble).as_slice().to_vec())
 }
