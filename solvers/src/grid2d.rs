@@ -1,0 +1,301 @@
+//! Doubly periodic 2-D spectral grid on [−Lx/2, Lx/2) × [−Ly/2, Ly/2): real FFTs along x
+//! (rows), complex FFTs along y (columns), plans and scratch built once. Physical fields are
+//! ny × nx, row-major (a[j·nx + i] at x_i, y_j); spectra are ny × (nx/2 + 1), row-major, the
+//! layout of numpy's `rfft2` on a (ny, nx) array, unnormalised forward transform.
+
+use crate::error::{positive, Result, SolverError};
+use num_complex::Complex64;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use rustfft::{Fft, FftPlanner};
+use std::f64::consts::PI;
+use std::sync::Arc;
+
+pub struct Spectral2d {
+    nx: usize,
+    ny: usize,
+    lx: f64,
+    ly: f64,
+    /// k_i = 2π i / Lx, i = 0..nx/2.
+    k: Vec<f64>,
+    /// l_j = 2π j' / Ly with j' = 0..ny/2−1, −ny/2..−1 (numpy order).
+    l: Vec<f64>,
+    row_forward: Arc<dyn RealToComplex<f64>>,
+    row_inverse: Arc<dyn ComplexToReal<f64>>,
+    column_forward: Arc<dyn Fft<f64>>,
+    column_inverse: Arc<dyn Fft<f64>>,
+    real_row: Vec<f64>,
+    complex_row: Vec<Complex64>,
+    row_scratch: Vec<Complex64>,
+    /// Columns transposed to contiguous signals ((nx/2+1) × ny), transformed as one batch.
+    columns: Vec<Complex64>,
+    column_scratch: Vec<Complex64>,
+}
+
+impl Clone for Spectral2d {
+    fn clone(&self) -> Self {
+        Spectral2d {
+            nx: self.nx,
+            ny: self.ny,
+            lx: self.lx,
+            ly: self.ly,
+            k: self.k.clone(),
+            l: self.l.clone(),
+            row_forward: Arc::clone(&self.row_forward),
+            row_inverse: Arc::clone(&self.row_inverse),
+            column_forward: Arc::clone(&self.column_forward),
+            column_inverse: Arc::clone(&self.column_inverse),
+            real_row: self.real_row.clone(),
+            complex_row: self.complex_row.clone(),
+            row_scratch: self.row_scratch.clone(),
+            columns: self.columns.clone(),
+            column_scratch: self.column_scratch.clone(),
+        }
+    }
+}
+
+impl Spectral2d {
+    /// Plans an nx × ny grid (both even, ≥ 4) on a domain of Lx × Ly.
+    pub fn new(nx: usize, ny: usize, lx: f64, ly: f64) -> Result<Self> {
+        for (name, n) in [("nx", nx), ("ny", ny)] {
+            if n < 4 || n % 2 != 0 {
+                return Err(SolverError::Grid(format!(
+                    "{name} = {n}: need an even number of points, at least 4"
+                )));
+            }
+        }
+        positive("Lx", lx)?;
+        positive("Ly", ly)?;
+        let mut real_planner = RealFftPlanner::<f64>::new();
+        let row_forward = real_planner.plan_fft_forward(nx);
+        let row_inverse = real_planner.plan_fft_inverse(nx);
+        let mut planner = FftPlanner::<f64>::new();
+        let column_forward = planner.plan_fft_forward(ny);
+        let column_inverse = planner.plan_fft_inverse(ny);
+        let kx = nx / 2 + 1;
+        let k = (0..kx).map(|i| 2.0 * PI * i as f64 / lx).collect();
+        let l = (0..ny)
+            .map(|j| {
+                let j = if j < ny / 2 {
+                    j as f64
+                } else {
+                    j as f64 - ny as f64
+                };
+                2.0 * PI * j / ly
+            })
+            .collect();
+        let scratch = column_forward
+            .get_inplace_scratch_len()
+            .max(column_inverse.get_inplace_scratch_len());
+        let row_scratch = row_forward
+            .get_scratch_len()
+            .max(row_inverse.get_scratch_len());
+        Ok(Spectral2d {
+            nx,
+            ny,
+            lx,
+            ly,
+            k,
+            l,
+            real_row: vec![0.0; nx],
+            complex_row: vec![Complex64::new(0.0, 0.0); kx],
+            row_scratch: vec![Complex64::new(0.0, 0.0); row_scratch],
+            columns: vec![Complex64::new(0.0, 0.0); kx * ny],
+            column_scratch: vec![Complex64::new(0.0, 0.0); scratch],
+            row_forward,
+            row_inverse,
+            column_forward,
+            column_inverse,
+        })
+    }
+
+    pub fn nx(&self) -> usize {
+        self.nx
+    }
+    pub fn ny(&self) -> usize {
+        self.ny
+    }
+    pub fn lx(&self) -> f64 {
+        self.lx
+    }
+    pub fn ly(&self) -> f64 {
+        self.ly
+    }
+    /// Spectral columns per row, nx/2 + 1.
+    pub fn kx(&self) -> usize {
+        self.nx / 2 + 1
+    }
+    /// Physical size ny·nx.
+    pub fn points(&self) -> usize {
+        self.nx * self.ny
+    }
+    /// Spectral size ny·(nx/2 + 1).
+    pub fn modes(&self) -> usize {
+        self.ny * self.kx()
+    }
+    pub fn k(&self) -> &[f64] {
+        &self.k
+    }
+    pub fn l(&self) -> &[f64] {
+        &self.l
+    }
+    pub fn x(&self) -> Vec<f64> {
+        (0..self.nx)
+            .map(|i| -self.lx / 2.0 + self.lx * i as f64 / self.nx as f64)
+            .collect()
+    }
+    pub fn y(&self) -> Vec<f64> {
+        (0..self.ny)
+            .map(|j| -self.ly / 2.0 + self.ly * j as f64 / self.ny as f64)
+            .collect()
+    }
+
+    /// True for the Nyquist row or column, where odd derivatives are set to zero.
+    pub fn is_nyquist(&self, row: usize, column: usize) -> bool {
+        row == self.ny / 2 || column == self.nx / 2
+    }
+
+    /// Unnormalised forward transform of a physical field.
+    pub fn forward(&mut self, field: &[f64], spectrum: &mut [Complex64]) {
+        let kx = self.kx();
+        for (row, out) in field
+            .chunks_exact(self.nx)
+            .zip(spectrum.chunks_exact_mut(kx))
+        {
+            self.real_row.copy_from_slice(row);
+            self.row_forward
+                .process_with_scratch(&mut self.real_row, out, &mut self.row_scratch)
+                .expect("row lengths fixed at construction");
+        }
+        self.columns_transform(spectrum, true);
+    }
+
+    /// Inverse transform, normalised so that inverse(forward(a)) = a. `spectrum` is kept.
+    pub fn inverse(&mut self, spectrum: &[Complex64], field: &mut [f64]) {
+        let kx = self.kx();
+        let (nx, ny) = (self.nx, self.ny);
+        // Columns first (into the transposed buffer), then rows.
+        for j in 0..ny {
+            for i in 0..kx {
+                self.columns[i * ny + j] = spectrum[j * kx + i];
+            }
+        }
+        self.column_inverse
+            .process_with_scratch(&mut self.columns, &mut self.column_scratch);
+        let scale = 1.0 / (nx * ny) as f64;
+        for (j, row) in field.chunks_exact_mut(nx).enumerate() {
+            for i in 0..kx {
+                self.complex_row[i] = self.columns[i * ny + j] * scale;
+            }
+            // A real signal has real DC and Nyquist coefficients.
+            self.complex_row[0].im = 0.0;
+            self.complex_row[kx - 1].im = 0.0;
+            self.row_inverse
+                .process_with_scratch(&mut self.complex_row, row, &mut self.row_scratch)
+                .expect("row lengths fixed at construction");
+        }
+    }
+
+    fn columns_transform(&mut self, spectrum: &mut [Complex64], forward: bool) {
+        let kx = self.kx();
+        let ny = self.ny;
+        for j in 0..ny {
+            for i in 0..kx {
+                self.columns[i * ny + j] = spectrum[j * kx + i];
+            }
+        }
+        let plan = if forward {
+            &self.column_forward
+        } else {
+            &self.column_inverse
+        };
+        plan.process_with_scratch(&mut self.columns, &mut self.column_scratch);
+        for j in 0..ny {
+            for i in 0..kx {
+                spectrum[j * kx + i] = self.columns[i * ny + j];
+            }
+        }
+    }
+
+    /// Spectral x-derivative factor i k (zero on the Nyquist row/column).
+    pub fn dx_factor(&self, row: usize, column: usize) -> Complex64 {
+        if self.is_nyquist(row, column) {
+            Complex64::new(0.0, 0.0)
+        } else {
+            Complex64::new(0.0, self.k[column])
+        }
+    }
+
+    /// Spectral y-derivative factor i l (zero on the Nyquist row/column).
+    pub fn dy_factor(&self, row: usize, column: usize) -> Complex64 {
+        if self.is_nyquist(row, column) {
+            Complex64::new(0.0, 0.0)
+        } else {
+            Complex64::new(0.0, self.l[row])
+        }
+    }
+
+    /// K² = k² + l² of a mode.
+    pub fn wavenumber_squared(&self, row: usize, column: usize) -> f64 {
+        self.k[column] * self.k[column] + self.l[row] * self.l[row]
+    }
+}
+
+/// Zero-padding between a grid and its 3/2-rule dealiasing grid (3nx/2 × 3ny/2): the spectrum
+/// of a product computed on the padded grid and truncated back is free of aliasing.
+#[derive(Clone)]
+pub struct Padding {
+    pub fine: Spectral2d,
+    coarse_nx: usize,
+    coarse_ny: usize,
+}
+
+impl Padding {
+    pub fn new(coarse: &Spectral2d) -> Result<Self> {
+        let (nx, ny) = (coarse.nx(), coarse.ny());
+        if nx % 4 != 0 || ny % 4 != 0 {
+            return Err(SolverError::Grid(format!(
+                "{nx} × {ny}: the 3/2 dealiasing grid needs nx and ny divisible by 4"
+            )));
+        }
+        Ok(Padding {
+            fine: Spectral2d::new(3 * nx / 2, 3 * ny / 2, coarse.lx(), coarse.ly())?,
+            coarse_nx: nx,
+            coarse_ny: ny,
+        })
+    }
+
+    /// Coarse spectrum → fine spectrum (zero-padded, Nyquist modes dropped, amplitudes scaled
+    /// so that the fine physical field equals the coarse one).
+    pub fn pad(&self, coarse: &[Complex64], fine: &mut [Complex64]) {
+        let (ckx, cny) = (self.coarse_nx / 2 + 1, self.coarse_ny);
+        let (fkx, fny) = (self.fine.kx(), self.fine.ny());
+        let scale = (self.fine.points() as f64) / (self.coarse_nx * self.coarse_ny) as f64;
+        fine.fill(Complex64::new(0.0, 0.0));
+        for j in 0..cny {
+            if j == cny / 2 {
+                continue;
+            }
+            let fj = if j < cny / 2 { j } else { fny - (cny - j) };
+            for i in 0..ckx - 1 {
+                fine[fj * fkx + i] = coarse[j * ckx + i] * scale;
+            }
+        }
+    }
+
+    /// Fine spectrum → coarse spectrum (truncated; Nyquist modes set to zero).
+    pub fn truncate(&self, fine: &[Complex64], coarse: &mut [Complex64]) {
+        let (ckx, cny) = (self.coarse_nx / 2 + 1, self.coarse_ny);
+        let (fkx, fny) = (self.fine.kx(), self.fine.ny());
+        let scale = (self.coarse_nx * self.coarse_ny) as f64 / (self.fine.points() as f64);
+        coarse.fill(Complex64::new(0.0, 0.0));
+        for j in 0..cny {
+            if j == cny / 2 {
+                continue;
+            }
+            let fj = if j < cny / 2 { j } else { fny - (cny - j) };
+            for i in 0..ckx - 1 {
+                coarse[j * ckx + i] = fine[fj * fkx + i] * scale;
+            }
+        }
+    }
+}

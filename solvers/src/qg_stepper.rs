@@ -1,0 +1,261 @@
+//! Time steppers of the two-layer QG model, all with hyperviscosity applied implicitly
+//! (q^{n+1} = (explicit update) / (1 + h ν D)) except RK4, which treats every term
+//! explicitly (for one-step forecasts and convergence tests):
+//! - leapfrog with a Robert–Asselin filter (the authors'), forward-Euler first step;
+//! - AB3 (pyqg's), started with Euler and AB2;
+//! - forward Euler (the authors' one-step forecasts);
+//! - classical RK4.
+
+use crate::error::{Result, SolverError};
+use crate::ks::check_dt;
+use crate::model::{check_steps, Model};
+use crate::qg::{QgModel, QgTerm};
+use crate::stepper::Stepper;
+use num_complex::Complex64;
+use std::str::FromStr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QgScheme {
+    Leapfrog,
+    Ab3,
+    ForwardEuler,
+    Rk4,
+}
+
+impl FromStr for QgScheme {
+    type Err = SolverError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "leapfrog" => Ok(QgScheme::Leapfrog),
+            "ab3" => Ok(QgScheme::Ab3),
+            "euler" | "forward-euler" => Ok(QgScheme::ForwardEuler),
+            "rk4" => Ok(QgScheme::Rk4),
+            other => Err(SolverError::Parameter {
+                name: "QG scheme",
+                value: f64::NAN,
+                reason: format!("unknown scheme `{other}`: use leapfrog, ab3, euler or rk4"),
+            }),
+        }
+    }
+}
+
+/// Robert–Asselin filter coefficient of the authors' leapfrog.
+pub const ROBERT_ASSELIN: f64 = 0.04;
+
+#[derive(Clone)]
+pub struct QgStepper {
+    model: QgModel,
+    dt: f64,
+    scheme: QgScheme,
+    steps_taken: usize,
+    previous: Vec<Complex64>,
+    tendencies: [Vec<Complex64>; 3],
+    stage: Vec<Complex64>,
+    k: [Vec<Complex64>; 4],
+}
+
+impl QgStepper {
+    pub fn new(model: QgModel, scheme: QgScheme, dt: f64) -> Result<Self> {
+        let dt = check_dt(dt)?;
+        let size = 2 * model.modes();
+        let zero = vec![Complex64::new(0.0, 0.0); size];
+        Ok(QgStepper {
+            model,
+            dt,
+            scheme,
+            steps_taken: 0,
+            previous: zero.clone(),
+            tendencies: std::array::from_fn(|_| zero.clone()),
+            stage: zero.clone(),
+            k: std::array::from_fn(|_| zero.clone()),
+        })
+    }
+
+    pub fn model(&self) -> &QgModel {
+        &self.model
+    }
+    pub fn model_mut(&mut self) -> &mut QgModel {
+        &mut self.model
+    }
+    pub fn scheme(&self) -> QgScheme {
+        self.scheme
+    }
+
+    /// Forgets the history of multi-step schemes (the next step starts them again).
+    pub fn reset(&mut self) {
+        self.steps_taken = 0;
+    }
+
+    /// q ← (q + h F) / (1 + h ν D) per mode.
+    fn implicit_update(
+        &self,
+        base: &[Complex64],
+        tendency: &[Complex64],
+        h: f64,
+        out: &mut [Complex64],
+    ) {
+        let n = self.model.modes();
+        let damping = self.model.damping();
+        for (m, ((o, b), f)) in out.iter_mut().zip(base).zip(tendency).enumerate() {
+            *o = (b + h * f) / (1.0 + h * damping[m % n]);
+        }
+    }
+
+    fn rk4_rhs(
+        model: &mut QgModel,
+        q: &[Complex64],
+        out: &mut [Complex64],
+        scratch: &mut [Complex64],
+    ) {
+        model.tendency(q, out);
+        model.term(QgTerm::Hyperviscosity, q, scratch);
+        for (o, s) in out.iter_mut().zip(scratch.iter()) {
+            *o += s;
+        }
+    }
+}
+
+impl Stepper for QgStepper {
+    fn dt(&self) -> f64 {
+        self.dt
+    }
+
+    fn step(&mut self, q: &mut [Complex64]) {
+        let h = self.dt;
+        match self.scheme {
+            QgScheme::ForwardEuler => {
+                let mut f = std::mem::take(&mut self.tendencies[0]);
+                self.model.tendency(q, &mut f);
+                let base = q.to_vec();
+                self.implicit_update(&base, &f, h, q);
+                self.tendencies[0] = f;
+            }
+            QgScheme::Leapfrog => {
+                let mut f = std::mem::take(&mut self.tendencies[0]);
+                self.model.tendency(q, &mut f);
+                let mut next = std::mem::take(&mut self.stage);
+                if self.steps_taken == 0 {
+                    self.implicit_update(q, &f, h, &mut next);
+                    self.previous.copy_from_slice(q);
+                } else {
+                    self.implicit_update(&self.previous, &f, 2.0 * h, &mut next);
+                    // Robert–Asselin: the filtered q^n becomes the next q^{n−1}.
+                    for ((p, c), n) in self.previous.iter_mut().zip(q.iter()).zip(&next) {
+                        *p = c + ROBERT_ASSELIN * (*p - 2.0 * c + n);
+                    }
+                }
+                q.copy_from_slice(&next);
+                self.stage = next;
+                self.tendencies[0] = f;
+            }
+            QgScheme::Ab3 => {
+                self.tendencies.rotate_right(1);
+                let mut f = std::mem::take(&mut self.tendencies[0]);
+                self.model.tendency(q, &mut f);
+                let mut combined = std::mem::take(&mut self.stage);
+                match self.steps_taken {
+                    0 => combined.copy_from_slice(&f),
+                    1 => {
+                        for ((c, a), b) in combined.iter_mut().zip(&f).zip(&self.tendencies[1]) {
+                            *c = 1.5 * a - 0.5 * b;
+                        }
+                    }
+                    _ => {
+                        for (((c, a), b), d) in combined
+                            .iter_mut()
+                            .zip(&f)
+                            .zip(&self.tendencies[1])
+                            .zip(&self.tendencies[2])
+                        {
+                            *c = (23.0 * a - 16.0 * b + 5.0 * d) / 12.0;
+                        }
+                    }
+                }
+                let base = q.to_vec();
+                self.implicit_update(&base, &combined, h, q);
+                self.stage = combined;
+                self.tendencies[0] = f;
+            }
+            QgScheme::Rk4 => {
+                let [k1, k2, k3, k4] = &mut self.k;
+                let stage = &mut self.stage;
+                let mut scratch = std::mem::take(&mut self.previous);
+                Self::rk4_rhs(&mut self.model, q, k1, &mut scratch);
+                for ((s, a), b) in stage.iter_mut().zip(q.iter()).zip(k1.iter()) {
+                    *s = a + 0.5 * h * b;
+                }
+                Self::rk4_rhs(&mut self.model, stage, k2, &mut scratch);
+                for ((s, a), b) in stage.iter_mut().zip(q.iter()).zip(k2.iter()) {
+                    *s = a + 0.5 * h * b;
+                }
+                Self::rk4_rhs(&mut self.model, stage, k3, &mut scratch);
+                for ((s, a), b) in stage.iter_mut().zip(q.iter()).zip(k3.iter()) {
+                    *s = a + h * b;
+                }
+                Self::rk4_rhs(&mut self.model, stage, k4, &mut scratch);
+                for j in 0..q.len() {
+                    q[j] += h / 6.0 * (k1[j] + 2.0 * (k2[j] + k3[j]) + k4[j]);
+                }
+                self.previous = scratch;
+            }
+        }
+        self.steps_taken += 1;
+    }
+}
+
+/// The QG model as the filters see it: the physical PV anomalies [q1; q2], advanced `steps`
+/// steps of a single-step scheme per observation interval.
+#[derive(Clone)]
+pub struct QgIntervalModel {
+    prototype: QgStepper,
+    steps: usize,
+}
+
+pub struct QgWorkspace {
+    stepper: QgStepper,
+}
+
+impl QgIntervalModel {
+    /// Multi-step schemes need a history a filter cannot give them: use RK4 or Euler.
+    pub fn new(model: QgModel, scheme: QgScheme, dt: f64, steps: usize) -> Result<Self> {
+        check_steps(steps)?;
+        if matches!(scheme, QgScheme::Leapfrog | QgScheme::Ab3) {
+            return Err(SolverError::Parameter {
+                name: "QG scheme",
+                value: f64::NAN,
+                reason: "an ensemble member restarts every interval: use rk4 or euler".into(),
+            });
+        }
+        Ok(QgIntervalModel {
+            prototype: QgStepper::new(model, scheme, dt)?,
+            steps,
+        })
+    }
+}
+
+impl Model for QgIntervalModel {
+    type Workspace = QgWorkspace;
+
+    fn state_size(&self) -> usize {
+        2 * self.prototype.model().grid().points()
+    }
+
+    fn workspace(&self) -> QgWorkspace {
+        QgWorkspace {
+            stepper: self.prototype.clone(),
+        }
+    }
+
+    fn advance(&self, state: &mut [f64], workspace: &mut QgWorkspace) -> Result<()> {
+        let stepper = &mut workspace.stepper;
+        let mut q = stepper.model_mut().to_spectral(state)?;
+        stepper.reset();
+        stepper.advance(&mut q, self.steps, 0)?;
+        stepper.model_mut().to_physical(&q, state);
+        crate::error::finite_forecast(state)
+    }
+
+    fn interval(&self) -> f64 {
+        self.steps as f64 * self.prototype.dt()
+    }
+}
