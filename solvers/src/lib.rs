@@ -30,7 +30,7 @@ pub use grid2d::{Padding, Spectral2d};
 pub use ks::{KsModel, KsParams};
 pub use lorenz96::Lorenz96;
 pub use model::{KsIntervalModel, Model};
-pub use qg::{QgModel, QgParams, QgTerm};
+pub use qg::{EdgeDistance, QgModel, QgParams, QgTerm};
 pub use qg_stepper::{QgIntervalModel, QgScheme, QgStepper};
 pub use rk4::Rk4;
 pub use stepper::Stepper;

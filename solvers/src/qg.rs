@@ -41,6 +41,19 @@ pub struct QgParams {
     pub anisotropic: bool,
     /// Uniform background zonal flows U1, U2 (pyqg's).
     pub shear: (f64, f64),
+    /// How y2, the distance to the channel edge in the jet and the sponge, is measured.
+    pub edge_distance: EdgeDistance,
+}
+
+/// The distance y2 from a latitude to the nearest channel edge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EdgeDistance {
+    /// Ly/2 − |y|: symmetric about y = 0 on the periodic domain.
+    Symmetric,
+    /// Distance to the nearest of the first and last grid rows, min(y − y₀, y_last − y): the
+    /// authors' code (one grid spacing off the periodic symmetry at the top edge). Kept for
+    /// their configuration so that runs reproduce theirs to round-off.
+    GridRows,
 }
 
 impl QgParams {
@@ -66,6 +79,7 @@ impl QgParams {
             hyperviscosity_order: 8,
             anisotropic: true,
             shear: (0.0, 0.0),
+            edge_distance: EdgeDistance::GridRows,
         }
     }
 
@@ -90,6 +104,7 @@ impl QgParams {
             hyperviscosity_order: 8,
             anisotropic: true,
             shear: (0.0, 0.0),
+            edge_distance: EdgeDistance::Symmetric,
         }
     }
 
@@ -220,12 +235,17 @@ impl QgModel {
         }
         let y = grid.y();
         let half = params.ly / 2.0;
-        let edge_distance = |y: f64| half - y.abs();
+        let (first, last) = (y[0], y[y.len() - 1]);
+        let edge_distance = |y: f64| match params.edge_distance {
+            EdgeDistance::Symmetric => half - y.abs(),
+            EdgeDistance::GridRows => (y - first).min(last - y),
+        };
         let sponge_profile: Vec<f64> = y
             .iter()
             .map(|&y| params.sponge * sech2(edge_distance(y) / params.sponge_width))
             .collect();
-        // ψR from u_eq = −dψR/dy, spectrally (u_eq has zero mean exactly).
+        // ψR from u_eq = −dψR/dy, spectrally (a mean of u_eq, if any, is a uniform flow that
+        // no periodic ψR can carry: dropped, as in the authors' code).
         let u_eq: Vec<f64> = y
             .iter()
             .map(|&y| sech2(y / params.jet_width) - sech2(edge_distance(y) / params.jet_width))
@@ -297,7 +317,9 @@ impl QgModel {
         &self.damping
     }
 
-    /// ψ̂ from q̂ (both layers): the 2 × 2 inversion per mode; the mean mode is zero.
+    /// ψ̂ from q̂ (both layers): the 2 × 2 inversion per mode. At K = 0 only the baroclinic
+    /// mean d = ⟨ψ1 − ψ2⟩ is determined (q1 = −F1 d, q2 = F2 d); it is kept, split ±d/2, and
+    /// the barotropic mean (no dynamics) is zero.
     pub fn invert(&self, q: &[Complex64], psi: &mut [Complex64]) {
         let n = self.modes();
         for m in 0..n {
@@ -305,6 +327,12 @@ impl QgModel {
             let (q1, q2) = (q[m], q[n + m]);
             psi[m] = a * q1 + b * q2;
             psi[n + m] = c * q1 + d * q2;
+        }
+        let (f1, f2) = (self.params.f1, self.params.f2);
+        if f1 > 0.0 && f2 > 0.0 {
+            let difference = 0.5 * (q[n] / f2 - q[0] / f1);
+            psi[0] = 0.5 * difference;
+            psi[n] = -0.5 * difference;
         }
     }
 

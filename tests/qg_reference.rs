@@ -1,0 +1,116 @@
+//! The QG solver term by term against the authors' own model at one of their spun-up states
+//! (`data/reference-qg/qg-truth-rhs-terms.npz`, from ../shared/data/reference-qg; README there).
+
+use medida::npz::{read_matrix, read_vector};
+use medida::solvers::{QgModel, QgParams, QgTerm};
+use num_complex::Complex64;
+use std::path::PathBuf;
+
+fn reference() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/reference-qg/qg-truth-rhs-terms.npz")
+}
+
+fn flat(name: &str) -> Vec<f64> {
+    read_matrix(&reference(), name)
+        .unwrap()
+        .iter()
+        .copied()
+        .collect()
+}
+
+fn relative_difference(a: &[f64], b: &[f64]) -> f64 {
+    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+        / scale
+}
+
+/// Our model at the authors' state: ψ from their file, q anomalies from our inversion.
+fn model_and_state() -> (QgModel, Vec<Complex64>) {
+    let mut model = QgModel::new(QgParams::medida_jet()).unwrap();
+    let mut psi_field = flat("psi1");
+    psi_field.extend(flat("psi2"));
+    let psi = model.to_spectral(&psi_field).unwrap();
+    let mut q = vec![Complex64::new(0.0, 0.0); psi.len()];
+    model.potential_vorticity(&psi, &mut q);
+    (model, q)
+}
+
+fn term(model: &mut QgModel, q: &[Complex64], which: QgTerm) -> Vec<f64> {
+    let mut out = vec![Complex64::new(0.0, 0.0); q.len()];
+    model.term(which, q, &mut out);
+    let mut physical = vec![0.0; 2 * model.grid().points()];
+    model.to_physical(&out, &mut physical);
+    physical
+}
+
+#[test]
+fn jet_and_sponge_profiles_are_the_authors() {
+    let model = QgModel::new(QgParams::medida_jet()).unwrap();
+    let psi_r = read_vector(&reference(), "psi_R").unwrap().to_vec();
+    let sponge = read_vector(&reference(), "sponge").unwrap().to_vec();
+    assert!(relative_difference(model.psi_r(), &psi_r) < 1e-10);
+    assert!(relative_difference(model.sponge_profile(), &sponge) < 1e-12);
+}
+
+#[test]
+fn pv_of_the_authors_state_is_their_pv_minus_beta_y() {
+    let (mut model, q) = model_and_state();
+    let mut ours = vec![0.0; 2 * model.grid().points()];
+    model.to_physical(&q, &mut ours);
+    let y = model.grid().y();
+    let nx = model.grid().nx();
+    let mut theirs = flat("q1");
+    theirs.extend(flat("q2"));
+    // They prognose the full PV, anomaly + β·y; we the anomaly.
+    for (n, value) in theirs.iter_mut().enumerate() {
+        *value -= 0.196 * y[(n / nx) % y.len()];
+    }
+    assert!(relative_difference(&ours, &theirs) < 1e-12);
+}
+
+#[test]
+fn relaxation_forcing_sponge_and_drag_match_the_authors_terms_to_round_off() {
+    let (mut model, q) = model_and_state();
+    let points = model.grid().points();
+    for (which, name) in [
+        (QgTerm::Relaxation, "relaxation"),
+        (QgTerm::Forcing, "forcing"),
+        (QgTerm::Sponge, "sponge"),
+        (QgTerm::Drag, "drag"),
+    ] {
+        let ours = term(&mut model, &q, which);
+        for layer in 0..2 {
+            let theirs = flat(&format!("{name}_{}", layer + 1));
+            if theirs.iter().all(|v| *v == 0.0) {
+                assert!(ours[layer * points..(layer + 1) * points]
+                    .iter()
+                    .all(|v| v.abs() < 1e-14));
+                continue;
+            }
+            let difference =
+                relative_difference(&ours[layer * points..(layer + 1) * points], &theirs);
+            assert!(
+                difference < 1e-12,
+                "{name}, layer {}: {difference:e}",
+                layer + 1
+            );
+        }
+    }
+}
+
+#[test]
+fn beta_term_differs_from_the_authors_only_in_the_nyquist_column() {
+    // Ours sets odd derivatives to zero on the Nyquist column (a real field's derivative must
+    // be real there); theirs multiplies it by i·k_N. That column carries ~1e-6 of the signal.
+    let (mut model, q) = model_and_state();
+    let points = model.grid().points();
+    let ours = term(&mut model, &q, QgTerm::Beta);
+    for layer in 0..2 {
+        let theirs = flat(&format!("beta_{}", layer + 1));
+        let difference = relative_difference(&ours[layer * points..(layer + 1) * points], &theirs);
+        assert!(difference < 1e-5, "layer {}: {difference:e}", layer + 1);
+    }
+}
