@@ -99,12 +99,52 @@ pub struct SpaceTime<'a> {
     pub field: &'a ndarray::Array2<f64>,
 }
 
+/// A 2-D field f(x, y) on a regular grid (rows: y), diverging colours about zero.
+pub struct Field2d<'a> {
+    pub title: String,
+    pub x: &'a [f64],
+    pub y: &'a [f64],
+    pub field: &'a ndarray::Array2<f64>,
+}
+
+impl Figure for Field2d<'_> {
+    fn size(&self) -> (u32, u32) {
+        let aspect =
+            (self.y[self.y.len() - 1] - self.y[0]) / (self.x[self.x.len() - 1] - self.x[0]);
+        (560, (420.0 * aspect).clamp(300.0, 1000.0) as u32)
+    }
+
+    fn draw<DB>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB: DrawingBackend,
+        DB::ErrorType: 'static,
+    {
+        SpaceTime {
+            title: self.title.clone(),
+            x: self.x,
+            times: self.y,
+            field: self.field,
+        }
+        .draw_with_labels(root, "y")
+    }
+}
+
 impl Figure for SpaceTime<'_> {
     fn size(&self) -> (u32, u32) {
         (900, 700)
     }
 
     fn draw<DB>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB: DrawingBackend,
+        DB::ErrorType: 'static,
+    {
+        self.draw_with_labels(root, "t")
+    }
+}
+
+impl SpaceTime<'_> {
+    fn draw_with_labels<DB>(&self, root: &DrawingArea<DB, Shift>, y_label: &str) -> DrawResult
     where
         DB: DrawingBackend,
         DB::ErrorType: 'static,
@@ -134,7 +174,7 @@ impl Figure for SpaceTime<'_> {
             .configure_mesh()
             .disable_mesh()
             .x_desc("x")
-            .y_desc("t")
+            .y_desc(y_label)
             .label_style((FAMILY, 14))
             .draw()?;
         for (i, row) in self.field.outer_iter().enumerate() {

@@ -155,6 +155,7 @@ impl Spectral2d {
     }
 
     /// Unnormalised forward transform of a physical field.
+    #[inline(always)]
     pub fn forward(&mut self, field: &[f64], spectrum: &mut [Complex64]) {
         let kx = self.kx();
         for (row, out) in field
@@ -170,6 +171,7 @@ impl Spectral2d {
     }
 
     /// Inverse transform, normalised so that inverse(forward(a)) = a. `spectrum` is kept.
+    #[inline(always)]
     pub fn inverse(&mut self, spectrum: &[Complex64], field: &mut [f64]) {
         let kx = self.kx();
         let (nx, ny) = (self.nx, self.ny);
@@ -195,6 +197,7 @@ impl Spectral2d {
         }
     }
 
+    #[inline(always)]
     fn columns_transform(&mut self, spectrum: &mut [Complex64], forward: bool) {
         let kx = self.kx();
         let ny = self.ny;
@@ -266,6 +269,7 @@ impl Padding {
 
     /// Coarse spectrum → fine spectrum (zero-padded, Nyquist modes dropped, amplitudes scaled
     /// so that the fine physical field equals the coarse one).
+    #[inline(always)]
     pub fn pad(&self, coarse: &[Complex64], fine: &mut [Complex64]) {
         let (ckx, cny) = (self.coarse_nx / 2 + 1, self.coarse_ny);
         let (fkx, fny) = (self.fine.kx(), self.fine.ny());
@@ -283,6 +287,7 @@ impl Padding {
     }
 
     /// Fine spectrum → coarse spectrum (truncated; Nyquist modes set to zero).
+    #[inline(always)]
     pub fn truncate(&self, fine: &[Complex64], coarse: &mut [Complex64]) {
         let (ckx, cny) = (self.coarse_nx / 2 + 1, self.coarse_ny);
         let (fkx, fny) = (self.fine.kx(), self.fine.ny());

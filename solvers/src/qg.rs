@@ -188,6 +188,10 @@ pub struct QgModel {
     inversion: Vec<[f64; 4]>,
     /// Per mode, the hyperviscous damping rate ν D.
     damping: Vec<f64>,
+    /// Per mode, i k and i l (zero on the Nyquist row/column) and K².
+    dx: Vec<Complex64>,
+    dy: Vec<Complex64>,
+    k2: Vec<f64>,
     psi_r: Vec<f64>,
     psi_r_hat: Vec<Complex64>,
     sponge_profile: Vec<f64>,
@@ -271,6 +275,14 @@ impl QgModel {
         }
         grid_work.inverse(&psi_r_hat, &mut u_field);
         let psi_r: Vec<f64> = u_field.chunks_exact(params.nx).map(|row| row[0]).collect();
+        let mode_table = |f: &dyn Fn(usize, usize) -> Complex64| -> Vec<Complex64> {
+            (0..grid.modes()).map(|m| f(m / kx, m % kx)).collect()
+        };
+        let dx = mode_table(&|j, i| grid.dx_factor(j, i));
+        let dy = mode_table(&|j, i| grid.dy_factor(j, i));
+        let k2 = (0..grid.modes())
+            .map(|m| grid.wavenumber_squared(m / kx, m % kx))
+            .collect();
         let fine_points = padding.fine.points();
         let fine_modes = padding.fine.modes();
         Ok(QgModel {
@@ -285,6 +297,9 @@ impl QgModel {
             padding,
             inversion,
             damping,
+            dx,
+            dy,
+            k2,
             psi_r,
             psi_r_hat,
             sponge_profile,
@@ -320,6 +335,7 @@ impl QgModel {
     /// ψ̂ from q̂ (both layers): the 2 × 2 inversion per mode. At K = 0 only the baroclinic
     /// mean d = ⟨ψ1 − ψ2⟩ is determined (q1 = −F1 d, q2 = F2 d); it is kept, split ±d/2, and
     /// the barotropic mean (no dynamics) is zero.
+    #[inline(always)]
     pub fn invert(&self, q: &[Complex64], psi: &mut [Complex64]) {
         let n = self.modes();
         for m in 0..n {
@@ -339,9 +355,8 @@ impl QgModel {
     /// q̂ from ψ̂ (both layers).
     pub fn potential_vorticity(&self, psi: &[Complex64], q: &mut [Complex64]) {
         let n = self.modes();
-        let kx = self.grid.kx();
         for m in 0..n {
-            let k2 = self.grid.wavenumber_squared(m / kx, m % kx);
+            let k2 = self.k2[m];
             let (p1, p2) = (psi[m], psi[n + m]);
             q[m] = -k2 * p1 - self.params.f1 * (p1 - p2);
             q[n + m] = -k2 * p2 + self.params.f2 * (p1 - p2);
@@ -349,6 +364,7 @@ impl QgModel {
     }
 
     /// The whole tendency except hyperviscosity (which the steppers apply implicitly).
+    #[inline(always)]
     pub fn tendency(&mut self, q: &[Complex64], out: &mut [Complex64]) {
         out.fill(Complex64::new(0.0, 0.0));
         let mut psi = std::mem::take(&mut self.psi);
@@ -368,6 +384,7 @@ impl QgModel {
         self.psi = psi;
     }
 
+    #[inline(always)]
     fn add_term(
         &mut self,
         term: QgTerm,
@@ -376,7 +393,6 @@ impl QgModel {
         out: &mut [Complex64],
     ) {
         let n = self.modes();
-        let kx = self.grid.kx();
         let p = &self.params;
         match term {
             QgTerm::Jacobian => {
@@ -393,7 +409,7 @@ impl QgModel {
                 let u = [u1, u2];
                 for layer in 0..2 {
                     for m in 0..n {
-                        let ik = self.grid.dx_factor(m / kx, m % kx);
+                        let ik = self.dx[m];
                         let at = layer * n + m;
                         out[at] -= ik * (u[layer] * q[at] + qy[layer] * psi[at]);
                     }
@@ -423,8 +439,7 @@ impl QgModel {
             }
             QgTerm::Drag => {
                 for m in 0..n {
-                    let k2 = self.grid.wavenumber_squared(m / kx, m % kx);
-                    out[n + m] += p.drag * k2 * psi[n + m];
+                    out[n + m] += p.drag * self.k2[m] * psi[n + m];
                 }
             }
             QgTerm::Hyperviscosity => {
@@ -438,20 +453,16 @@ impl QgModel {
     }
 
     /// out −= cJ · J(ψ, q) = cJ (ψ_x q_y − ψ_y q_x), products on the 3/2 grid.
+    #[inline(always)]
     fn add_jacobian(&mut self, psi: &[Complex64], q: &[Complex64], out: &mut [Complex64]) {
-        let kx = self.grid.kx();
         let mut coarse = std::mem::take(&mut self.coarse_spectrum);
         for (slot, (field, dx)) in [(psi, true), (psi, false), (q, true), (q, false)]
             .into_iter()
             .enumerate()
         {
-            for (m, c) in coarse.iter_mut().enumerate() {
-                let factor = if dx {
-                    self.grid.dx_factor(m / kx, m % kx)
-                } else {
-                    self.grid.dy_factor(m / kx, m % kx)
-                };
-                *c = factor * field[m];
+            let factors = if dx { &self.dx } else { &self.dy };
+            for ((c, f), v) in coarse.iter_mut().zip(factors).zip(field) {
+                *c = f * v;
             }
             self.padding.pad(&coarse, &mut self.fine_a);
             let mut fine_field = std::mem::take(&mut self.fine_fields[slot]);
@@ -480,6 +491,7 @@ impl QgModel {
     }
 
     /// out −= s(y)(q − ⟨q⟩_x), the product in physical space.
+    #[inline(always)]
     fn add_sponge(&mut self, q: &[Complex64], out: &mut [Complex64]) {
         let kx = self.grid.kx();
         let nx = self.grid.nx();
