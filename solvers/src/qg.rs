@@ -43,6 +43,9 @@ pub struct QgParams {
     pub shear: (f64, f64),
     /// How y2, the distance to the channel edge in the jet and the sponge, is measured.
     pub edge_distance: EdgeDistance,
+    /// 3/2-rule dealiasing of the Jacobian (off: products on the model grid, as pyqg, which
+    /// filters small scales instead).
+    pub dealias: bool,
 }
 
 /// The distance y2 from a latitude to the nearest channel edge.
@@ -80,6 +83,7 @@ impl QgParams {
             anisotropic: true,
             shear: (0.0, 0.0),
             edge_distance: EdgeDistance::GridRows,
+            dealias: true,
         }
     }
 
@@ -105,6 +109,7 @@ impl QgParams {
             anisotropic: true,
             shear: (0.0, 0.0),
             edge_distance: EdgeDistance::Symmetric,
+            dealias: true,
         }
     }
 
@@ -183,7 +188,8 @@ pub const ADVECTIVE_AND_FORCING_TERMS: [QgTerm; 6] = [
 pub struct QgModel {
     params: QgParams,
     grid: Spectral2d,
-    padding: Padding,
+    /// The 3/2 grid (None without dealiasing).
+    padding: Option<Padding>,
     /// Per mode, the inverse of [[−K² − F1, F1], [F2, −K² − F2]] (row-major); zero at K = 0.
     inversion: Vec<[f64; 4]>,
     /// Per mode, the hyperviscous damping rate ν D.
@@ -214,7 +220,11 @@ impl QgModel {
     pub fn new(params: QgParams) -> Result<Self> {
         params.validate()?;
         let grid = Spectral2d::new(params.nx, params.ny, params.lx, params.ly)?;
-        let padding = Padding::new(&grid)?;
+        let padding = if params.dealias {
+            Some(Padding::new(&grid)?)
+        } else {
+            None
+        };
         let (kx, ny) = (grid.kx(), grid.ny());
         let mut inversion = vec![[0.0; 4]; grid.modes()];
         let mut damping = vec![0.0; grid.modes()];
@@ -283,8 +293,8 @@ impl QgModel {
         let k2 = (0..grid.modes())
             .map(|m| grid.wavenumber_squared(m / kx, m % kx))
             .collect();
-        let fine_points = padding.fine.points();
-        let fine_modes = padding.fine.modes();
+        let fine_points = padding.as_ref().map_or(grid.points(), |p| p.fine.points());
+        let fine_modes = padding.as_ref().map_or(grid.modes(), |p| p.fine.modes());
         Ok(QgModel {
             psi: vec![Complex64::new(0.0, 0.0); 2 * grid.modes()],
             fine_a: vec![Complex64::new(0.0, 0.0); fine_modes],
@@ -464,9 +474,14 @@ impl QgModel {
             for ((c, f), v) in coarse.iter_mut().zip(factors).zip(field) {
                 *c = f * v;
             }
-            self.padding.pad(&coarse, &mut self.fine_a);
             let mut fine_field = std::mem::take(&mut self.fine_fields[slot]);
-            self.padding.fine.inverse(&self.fine_a, &mut fine_field);
+            match &mut self.padding {
+                Some(padding) => {
+                    padding.pad(&coarse, &mut self.fine_a);
+                    padding.fine.inverse(&self.fine_a, &mut fine_field);
+                }
+                None => self.grid.inverse(&coarse, &mut fine_field),
+            }
             self.fine_fields[slot] = fine_field;
         }
         let [psi_x, psi_y, q_x, q_y] = &self.fine_fields;
@@ -479,10 +494,13 @@ impl QgModel {
         {
             *j = a * b - c * d;
         }
-        self.padding
-            .fine
-            .forward(&self.fine_product, &mut self.fine_a);
-        self.padding.truncate(&self.fine_a, &mut coarse);
+        match &mut self.padding {
+            Some(padding) => {
+                padding.fine.forward(&self.fine_product, &mut self.fine_a);
+                padding.truncate(&self.fine_a, &mut coarse);
+            }
+            None => self.grid.forward(&self.fine_product, &mut coarse),
+        }
         let c_j = self.params.jacobian;
         for (o, j) in out.iter_mut().zip(&coarse) {
             *o -= c_j * j;
