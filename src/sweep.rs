@@ -45,3 +45,25 @@ pub fn threshold_sweep(
         })
         .collect()
 }
+
+/// The automatic choice of threshold: the model that survives over the widest range of
+/// prune_alpha. Consecutive sweep points retaining the same (non-empty) set of terms form a
+/// plateau; the longest plateau wins, ties going to the sparser (smaller-α) one; its middle
+/// point is returned. None when every point retains nothing.
+pub fn select_plateau(points: &[SweepPoint]) -> Option<usize> {
+    let mut best: Option<(usize, usize)> = None; // (start, length)
+    let mut start = 0;
+    while start < points.len() {
+        let mut end = start + 1;
+        while end < points.len() && points[end].fit.retained == points[start].fit.retained {
+            end += 1;
+        }
+        if !points[start].fit.retained.is_empty()
+            && best.is_none_or(|(_, length)| end - start > length)
+        {
+            best = Some((start, end - start));
+        }
+        start = end;
+    }
+    best.map(|(start, length)| start + (length - 1) / 2)
+}
