@@ -114,18 +114,12 @@ fn run(
     quiet: bool,
 ) -> Result<(), MedidaError> {
     let path = resolve_case(case)?;
+    let text = std::fs::read_to_string(&path).map_err(|e| MedidaError::io(&path, e))?;
+    if medida::qg_config::is_qg(&text) {
+        return run_qg_case(&path, &text, json, plots, quiet);
+    }
     let case = Case::from_file(&path)?;
-    let bar = if quiet || !std::io::stderr().is_terminal() {
-        ProgressBar::hidden()
-    } else {
-        let bar = ProgressBar::new_spinner();
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
-                .expect("valid template"),
-        );
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        bar
-    };
+    let bar = progress_bar(quiet);
     let progress = |stage: &str| bar.set_message(stage.to_string());
     let result = pipeline::run(&case, &progress)
         .map_err(|e| MedidaError::Config(format!("{}: {e}", path.display())));
@@ -143,6 +137,52 @@ fn run(
         Report::from_discovery(&discovery).write(&json)?;
     }
     Ok(())
+}
+
+/// A QG case (`system.kind = "qg"`): two regressions, one per layer.
+fn run_qg_case(
+    path: &Path,
+    text: &str,
+    json: Option<PathBuf>,
+    plots: Option<PathBuf>,
+    quiet: bool,
+) -> Result<(), MedidaError> {
+    let case = medida::qg_config::QgCase::from_toml(text)
+        .map_err(|e| MedidaError::Config(format!("{}: {e}", path.display())))?;
+    let bar = progress_bar(quiet);
+    let progress = |stage: &str| bar.set_message(stage.to_string());
+    let result = medida::qg_pipeline::run_qg(&case, &progress)
+        .map_err(|e| MedidaError::Config(format!("{}: {e}", path.display())));
+    bar.finish_and_clear();
+    let discovery = result?;
+    print!("{}", medida::qg_pipeline::qg_summary(&discovery));
+    if plots.is_some() && !quiet {
+        println!(
+            "(plots of QG runs are not drawn by this build; see examples/qg_spinup.rs for maps)"
+        );
+    }
+    if let Some(json) = json {
+        let text = serde_json::to_string_pretty(&medida::qg_pipeline::qg_report(&discovery))
+            .expect("JSON of plain values");
+        let partial = json.with_extension("json.partial");
+        std::fs::write(&partial, text).map_err(|e| MedidaError::io(&partial, e))?;
+        std::fs::rename(&partial, &json).map_err(|e| MedidaError::io(&json, e))?;
+    }
+    Ok(())
+}
+
+fn progress_bar(quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+                .expect("valid template"),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    }
 }
 
 #[allow(clippy::too_many_arguments)] // one argument per CLI flag
