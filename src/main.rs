@@ -25,9 +25,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run one discovery from a case file (or a built-in case name, see `medida cases`).
+    /// Run discoveries from case files (or built-in case names, see `medida cases`); several
+    /// cases run in one process (sharing truth runs) and end with a table and the total time.
     Run {
-        case: String,
+        #[arg(required = true)]
+        cases: Vec<String>,
         /// Write the JSON report here.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -107,16 +109,78 @@ fn resolve_case(name: &str) -> Result<PathBuf, MedidaError> {
         })
 }
 
+/// One case, or several in a row with a closing table; `--json` needs a single case and
+/// `--plots DIR` gets one sub-folder per case when there are several.
+fn run_many(
+    cases: &[String],
+    json: Option<PathBuf>,
+    plots: Option<PathBuf>,
+    quiet: bool,
+) -> Result<(), MedidaError> {
+    if cases.len() == 1 {
+        return run(&cases[0], json, plots, quiet).map(|_| ());
+    }
+    if json.is_some() {
+        return Err(MedidaError::Config(
+            "`--json` takes one case; run the cases one by one to get one report each".into(),
+        ));
+    }
+    let clock = std::time::Instant::now();
+    let mut rows = Vec::new();
+    for case in cases {
+        let started = std::time::Instant::now();
+        let dir = plots.as_ref().map(|d| {
+            d.join(
+                Path::new(case)
+                    .file_stem()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .to_string(),
+            )
+        });
+        let outcome = run(case, None, dir, quiet)?;
+        rows.push((case.clone(), outcome, started.elapsed().as_secs_f64()));
+        println!();
+    }
+    println!(
+        "{:<40} {:>8} {:>12} {:>9}",
+        "case", "terms", "worst error", "seconds"
+    );
+    for (case, outcome, seconds) in &rows {
+        let name = Path::new(case)
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let (terms, worst) = match outcome {
+            Some((ok, worst)) => (
+                if *ok { "exact" } else { "DIFFER" },
+                format!("{:.3} %", 100.0 * worst),
+            ),
+            None => ("-", "-".into()),
+        };
+        println!("{name:<40} {terms:>8} {worst:>12} {seconds:>9.2}");
+    }
+    println!(
+        "{} cases in {:.1} s",
+        rows.len(),
+        clock.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Runs one case; for KS cases with a known truth, returns (found exactly the expected
+/// terms, worst relative coefficient error).
 fn run(
     case: &str,
     json: Option<PathBuf>,
     plots: Option<PathBuf>,
     quiet: bool,
-) -> Result<(), MedidaError> {
+) -> Result<Option<(bool, f64)>, MedidaError> {
     let path = resolve_case(case)?;
     let text = std::fs::read_to_string(&path).map_err(|e| MedidaError::io(&path, e))?;
     if medida::qg_config::is_qg(&text) {
-        return run_qg_case(&path, &text, json, plots, quiet);
+        return run_qg_case(&path, &text, json, plots, quiet).map(|_| None);
     }
     let case = Case::from_file(&path)?;
     let bar = progress_bar(quiet);
@@ -136,7 +200,32 @@ fn run(
     if let Some(json) = json {
         Report::from_discovery(&discovery).write(&json)?;
     }
-    Ok(())
+    Ok(outcome(&discovery))
+}
+
+/// (exactly the expected terms found, worst relative coefficient error), when a truth is known.
+fn outcome(d: &pipeline::Discovery) -> Option<(bool, f64)> {
+    if d.expected.is_empty() {
+        return None;
+    }
+    let mut found: Vec<&String> = d.fit.retained.iter().map(|&i| &d.fit.names[i]).collect();
+    let mut wanted: Vec<&String> = d.expected.iter().map(|(t, _)| t).collect();
+    found.sort();
+    wanted.sort();
+    let worst = d
+        .expected
+        .iter()
+        .map(|(term, value)| {
+            let got = d
+                .fit
+                .names
+                .iter()
+                .position(|n| n == term)
+                .map_or(0.0, |i| d.fit.coefficients[i]);
+            (got - value).abs() / value.abs()
+        })
+        .fold(0.0, f64::max);
+    Some((found == wanted, worst))
 }
 
 /// A QG case (`system.kind = "qg"`): two regressions, one per layer.
@@ -250,11 +339,11 @@ fn main() {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Run {
-            case,
+            cases,
             json,
             plots,
             quiet,
-        } => run(&case, json, plots, quiet),
+        } => run_many(&cases, json, plots, quiet),
         Command::Cases => {
             for (name, path) in builtin_cases() {
                 let rel = path
