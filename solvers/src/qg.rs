@@ -41,6 +41,9 @@ pub struct QgParams {
     pub anisotropic: bool,
     /// Uniform background zonal flows U1, U2 (pyqg's).
     pub shear: (f64, f64),
+    /// Bottom topography as it enters layer 2's PV (F2·h_b/H-scaled), a physical ny × nx field
+    /// row-major; empty = flat bottom. q2 = ∇²ψ2 + F2(ψ1 − ψ2) + topography.
+    pub topography: Vec<f64>,
     /// How y2, the distance to the channel edge in the jet and the sponge, is measured.
     pub edge_distance: EdgeDistance,
     /// 3/2-rule dealiasing of the Jacobian (off: products on the model grid, as pyqg, which
@@ -82,6 +85,7 @@ impl QgParams {
             hyperviscosity_order: 8,
             anisotropic: true,
             shear: (0.0, 0.0),
+            topography: Vec::new(),
             edge_distance: EdgeDistance::GridRows,
             dealias: true,
         }
@@ -108,6 +112,7 @@ impl QgParams {
             hyperviscosity_order: 8,
             anisotropic: true,
             shear: (0.0, 0.0),
+            topography: Vec::new(),
             edge_distance: EdgeDistance::Symmetric,
             dealias: true,
         }
@@ -145,6 +150,14 @@ impl QgParams {
                 });
             }
         }
+        if !self.topography.is_empty() && self.topography.len() != self.nx * self.ny {
+            return Err(SolverError::Length {
+                what: "topography (ny × nx)",
+                expected: self.nx * self.ny,
+                got: self.topography.len(),
+            });
+        }
+        check_finite(&self.topography)?;
         positive("jet width", self.jet_width)?;
         positive("sponge width", self.sponge_width)?;
         if self.hyperviscosity_order == 0 || self.hyperviscosity_order % 2 != 0 {
@@ -200,6 +213,8 @@ pub struct QgModel {
     k2: Vec<f64>,
     psi_r: Vec<f64>,
     psi_r_hat: Vec<Complex64>,
+    /// Spectrum of the topography (empty when flat).
+    topography_hat: Vec<Complex64>,
     sponge_profile: Vec<f64>,
     // work buffers
     psi: Vec<Complex64>,
@@ -293,6 +308,13 @@ impl QgModel {
         let k2 = (0..grid.modes())
             .map(|m| grid.wavenumber_squared(m / kx, m % kx))
             .collect();
+        let topography_hat = if params.topography.is_empty() {
+            Vec::new()
+        } else {
+            let mut spectrum = vec![Complex64::new(0.0, 0.0); grid.modes()];
+            grid_work.forward(&params.topography, &mut spectrum);
+            spectrum
+        };
         let fine_points = padding.as_ref().map_or(grid.points(), |p| p.fine.points());
         let fine_modes = padding.as_ref().map_or(grid.modes(), |p| p.fine.modes());
         Ok(QgModel {
@@ -312,6 +334,7 @@ impl QgModel {
             k2,
             psi_r,
             psi_r_hat,
+            topography_hat,
             sponge_profile,
         })
     }
@@ -348,15 +371,26 @@ impl QgModel {
     #[inline(always)]
     pub fn invert(&self, q: &[Complex64], psi: &mut [Complex64]) {
         let n = self.modes();
+        let flat = self.topography_hat.is_empty();
         for m in 0..n {
             let [a, b, c, d] = self.inversion[m];
-            let (q1, q2) = (q[m], q[n + m]);
+            let q1 = q[m];
+            let q2 = if flat {
+                q[n + m]
+            } else {
+                q[n + m] - self.topography_hat[m]
+            };
             psi[m] = a * q1 + b * q2;
             psi[n + m] = c * q1 + d * q2;
         }
         let (f1, f2) = (self.params.f1, self.params.f2);
         if f1 > 0.0 && f2 > 0.0 {
-            let difference = 0.5 * (q[n] / f2 - q[0] / f1);
+            let q2_mean = if flat {
+                q[n]
+            } else {
+                q[n] - self.topography_hat[0]
+            };
+            let difference = 0.5 * (q2_mean / f2 - q[0] / f1);
             psi[0] = 0.5 * difference;
             psi[n] = -0.5 * difference;
         }
@@ -370,6 +404,9 @@ impl QgModel {
             let (p1, p2) = (psi[m], psi[n + m]);
             q[m] = -k2 * p1 - self.params.f1 * (p1 - p2);
             q[n + m] = -k2 * p2 + self.params.f2 * (p1 - p2);
+            if !self.topography_hat.is_empty() {
+                q[n + m] += self.topography_hat[m];
+            }
         }
     }
 
