@@ -360,6 +360,8 @@ pub fn run(case: &Case, progress: &dyn Fn(&str)) -> Result<Discovery> {
     let mut forecast = vec![0.0; points];
     let mut first_increment = Vec::new();
     let mut first_columns = None;
+    // Kept for the refinement passes: each pair's analysis states and library columns.
+    let mut kept_samples: Vec<([Vec<f64>; 3], Array2<f64>)> = Vec::new();
     let sensor_indices: Vec<usize> = sensors.clone().unwrap_or_else(|| (0..points).collect());
     for (k, (obs, raw)) in fields.iter().zip(&observed).enumerate() {
         progress(&format!("sample {}/{pairs}", k + 1));
@@ -419,6 +421,9 @@ pub fn run(case: &Case, progress: &dyn Fn(&str)) -> Result<Discovery> {
             &analysis[1]
         };
         let mut columns = library.evaluate(&mut grid, library_state)?;
+        if assimilation == AssimilationMethod::None {
+            kept_samples.push((analysis.clone(), columns.clone()));
+        }
         // φ(dt·L) is applied in spectral space: inside the projection when projecting (one
         // transform per column), on the grid otherwise.
         match projection_modes {
@@ -452,7 +457,74 @@ pub fn run(case: &Case, progress: &dyn Fn(&str)) -> Result<Discovery> {
         tolerance: case.regression.tolerance,
         ..RvmSettings::default()
     };
-    let result = fit(&stats, &settings)?;
+    let mut result = fit(&stats, &settings)?;
+    // Refinement: the model corrected by the discovered terms re-forecasts every pair, and what
+    // is left of the increment is fitted on the same terms (least squares). A large error makes
+    // the model's own φ(dt·L) an O(dt·error) approximation; each pass shrinks that bias by the
+    // size of the remaining error. Not for ensemble analyses (their increments are the filter's).
+    if !kept_samples.is_empty() && !result.retained.is_empty() {
+        progress("refinement");
+        for _ in 0..REFINEMENT_PASSES {
+            let discovered: Vec<(Term, f64)> = result
+                .retained
+                .iter()
+                .map(|&i| (library.terms()[i].clone(), result.coefficients[i]))
+                .collect();
+            let Ok(corrected) = KsModel::new(ks_params(case, sum_rhs(&model_rhs, &discovered)))
+            else {
+                break; // a discovered term the solver cannot integrate: keep the first fit
+            };
+            let phi_corrected = case
+                .library
+                .propagator
+                .then(|| propagator(corrected.linear_operator(), case.model.dt));
+            let mut corrected_forecaster = KsForecaster::new(corrected, scheme, case.model.dt)?;
+            let mut residual_stats = NormalEquations::new(library.names());
+            for (analysis, columns) in &kept_samples {
+                if corrected_forecaster
+                    .forecast(Some(&analysis[0]), &analysis[1], &mut forecast)
+                    .is_err()
+                {
+                    break;
+                }
+                let residual: Vec<f64> = analysis[2]
+                    .iter()
+                    .zip(&forecast)
+                    .map(|(a, f)| (a - f) / case.model.dt)
+                    .collect();
+                match projection_modes {
+                    Some(modes) => {
+                        let (rows, target) = project_sample(
+                            &mut grid,
+                            columns,
+                            &residual,
+                            modes,
+                            phi_corrected.as_deref(),
+                        )?;
+                        residual_stats.add(rows.view(), Array1::from(target).view())?;
+                    }
+                    None => {
+                        let mut columns = columns.clone();
+                        if let Some(phi) = &phi_corrected {
+                            apply_multiplier(&mut grid, phi, &mut columns);
+                        }
+                        residual_stats.add(columns.view(), Array1::from(residual).view())?;
+                    }
+                }
+            }
+            if residual_stats.rows != stats.rows {
+                break;
+            }
+            match least_squares_on(&residual_stats, &result.retained) {
+                Some(update) => {
+                    for (&i, delta) in result.retained.iter().zip(update) {
+                        result.coefficients[i] += delta;
+                    }
+                }
+                None => break,
+            }
+        }
+    }
     let (low, high, count) = SWEEP_THRESHOLDS;
     let sweep = threshold_sweep(&stats, &settings, &log_thresholds(low, high, count))?;
     seconds.regression += clock.elapsed().as_secs_f64();
@@ -761,4 +833,30 @@ fn ensemble_analysis(
         .analyse(&mut ensemble, sensors, observed, sample)?,
     }
     Ok(mean(&ensemble).as_slice().to_vec())
+}
+
+/// Refinement passes after the first fit (see `run`).
+pub const REFINEMENT_PASSES: usize = 2;
+
+/// Centred least squares of the target on the columns `support` of accumulated statistics;
+/// None when the system is singular or not finite.
+fn least_squares_on(stats: &NormalEquations, support: &[usize]) -> Option<Vec<f64>> {
+    let n = stats.rows as f64;
+    if n == 0.0 {
+        return None;
+    }
+    let k = support.len();
+    let gram = nalgebra::DMatrix::from_fn(k, k, |a, b| {
+        let (i, j) = (support[a], support[b]);
+        stats.gram[[i, j]] - stats.column_sums[i] * stats.column_sums[j] / n
+    });
+    let rhs = nalgebra::DVector::from_fn(k, |a, _| {
+        let i = support[a];
+        stats.projection[i] - stats.column_sums[i] * stats.target_sum / n
+    });
+    let solution = gram.cholesky()?.solve(&rhs);
+    solution
+        .iter()
+        .all(|v| v.is_finite())
+        .then(|| solution.iter().copied().collect())
 }
