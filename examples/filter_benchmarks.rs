@@ -5,6 +5,8 @@
 //!     cargo run --release --example filter_benchmarks            # 20,000 cycles each
 //!     cargo run --release --example filter_benchmarks -- --cycles 4000
 
+mod common;
+
 use medida::assimilation::{
     run_twin, Analysis, Etkf, Geometry, Letkf, Observation, Space, StochasticEnkf, TwinSettings,
 };
@@ -19,12 +21,7 @@ struct Row {
 }
 
 fn main() -> anyhow::Result<()> {
-    let cycles = std::env::args()
-        .skip_while(|a| a != "--cycles")
-        .nth(1)
-        .map(|c| c.parse::<usize>())
-        .transpose()?
-        .unwrap_or(20_000);
+    let cycles: usize = common::option(&common::arguments(), "--cycles")?.unwrap_or(20_000);
     let burn_in = cycles / 10;
 
     // Lorenz-96: 40 variables, F = 8, RK4 dt = 0.05 = dt_obs, all observed, R = I.

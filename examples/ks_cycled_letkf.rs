@@ -6,6 +6,8 @@
 //!
 //!     cargo run --release --example ks_cycled_letkf -- [--pairs N] [--window W] [--members M]
 
+mod common;
+
 use medida::assimilation::ensemble::{mean, standard_normals, stream, Purpose};
 use medida::assimilation::{forecast, Analysis, Geometry, Letkf, Observation};
 use medida::library::{project_sample, propagator, Derivatives, TermLibrary};
@@ -20,26 +22,19 @@ use nalgebra::DMatrix;
 use ndarray::Array1;
 use std::time::Instant;
 
-fn option(args: &[String], name: &str, default: usize) -> usize {
-    args.iter()
-        .skip_while(|a| *a != name)
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn std_of(u: &[f64]) -> f64 {
     let m = u.iter().sum::<f64>() / u.len() as f64;
     (u.iter().map(|v| (v - m).powi(2)).sum::<f64>() / u.len() as f64).sqrt()
 }
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (pairs, window, members) = (
-        option(&args, "--pairs", 20),
-        option(&args, "--window", 10),
-        option(&args, "--members", 40),
+    let args = common::arguments();
+    let (pairs, window, members): (usize, usize, usize) = (
+        common::option(&args, "--pairs")?.unwrap_or(20),
+        common::option(&args, "--window")?.unwrap_or(10),
+        common::option(&args, "--members")?.unwrap_or(40),
     );
+    anyhow::ensure!(window >= 2, "--window needs at least 2 cycles");
     let (length, points, dt_truth, dt_model, noise) = (100.0, 1024, 1e-3, 2e-2, 0.01);
     let ratio = (dt_model / dt_truth) as usize;
     let truth_model = KsModel::new(KsParams::standard(length, points))?;

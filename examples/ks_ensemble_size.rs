@@ -5,27 +5,17 @@
 //!
 //!     cargo run --release --example ks_ensemble_size -- [OUT_DIR] [--pairs N]
 
+mod common;
+
 use medida::config::Case;
 use medida::pipeline::run;
 use medida::plots::{save_figure, Lines};
-use std::path::PathBuf;
 use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let out: PathBuf = args
-        .first()
-        .filter(|a| !a.starts_with("--"))
-        .cloned()
-        .unwrap_or_else(|| "out/ks-ensemble-size".into())
-        .into();
-    let pairs: usize = args
-        .iter()
-        .skip_while(|a| *a != "--pairs")
-        .nth(1)
-        .map(|p| p.parse())
-        .transpose()?
-        .unwrap_or(20);
+    let args = common::arguments();
+    let out = common::out_dir(&args, "out/ks-ensemble-size");
+    let pairs: usize = common::option(&args, "--pairs")?.unwrap_or(20);
     // The paper's setting: model step 5e-3, initial perturbations 0.25, no inflation.
     let base = format!(
         "name = \"ks-case01-enkf\"\nseed = 7\n[model]\nrhs = {{ \"u_xx\" = -1, \"u_xxxx\" = -1 }}\ndt = 5e-3\n[observations]\npairs = {pairs}\nnoise = 0.01\n"

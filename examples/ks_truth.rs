@@ -5,26 +5,16 @@
 //! `cargo run --release --example ks_truth -- [OUT_DIR] [--until T] [--no-dealias]`
 //! (default `out/ks-truth`, T = 300, 2/3 dealiasing on).
 
+mod common;
+
 use medida::plots::{save_figure, SpaceTime};
 use medida::solvers::{medida_initial_state, run_with_snapshots, Etdrk4, KsModel, KsParams};
-use std::path::PathBuf;
 use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let out: PathBuf = args
-        .first()
-        .filter(|a| !a.starts_with("--"))
-        .cloned()
-        .unwrap_or_else(|| "out/ks-truth".into())
-        .into();
-    let until: f64 = args
-        .iter()
-        .skip_while(|a| *a != "--until")
-        .nth(1)
-        .map(|t| t.parse())
-        .transpose()?
-        .unwrap_or(300.0);
+    let args = common::arguments();
+    let out = common::out_dir(&args, "out/ks-truth");
+    let until: f64 = common::option(&args, "--until")?.unwrap_or(300.0);
     let (length, points, dt) = (100.0, 1024, 1e-3);
     let mut params = KsParams::standard(length, points);
     params.dealias = !args.iter().any(|a| a == "--no-dealias");

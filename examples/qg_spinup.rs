@@ -6,6 +6,8 @@
 //!
 //!     cargo run --release --example qg_spinup -- [OUT_DIR] [--steps N]
 
+mod common;
+
 use medida::plots::{save_figure, Field2d, Lines};
 use medida::solvers::{QgModel, QgParams, QgScheme, QgStepper, Stepper};
 use ndarray::Array2;
@@ -14,24 +16,12 @@ use num_complex::Complex64;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::io::Write;
-use std::path::PathBuf;
 use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let out: PathBuf = args
-        .first()
-        .filter(|a| !a.starts_with("--"))
-        .cloned()
-        .unwrap_or_else(|| "out/qg-spinup".into())
-        .into();
-    let steps: usize = args
-        .iter()
-        .skip_while(|a| *a != "--steps")
-        .nth(1)
-        .map(|s| s.parse())
-        .transpose()?
-        .unwrap_or(10_000);
+    let args = common::arguments();
+    let out = common::out_dir(&args, "out/qg-spinup");
+    let steps: usize = common::option(&args, "--steps")?.unwrap_or(10_000);
     std::fs::create_dir_all(&out)?;
     let params = QgParams::medida_jet();
     let (nx, ny) = (params.nx, params.ny);

@@ -6,6 +6,8 @@
 //!     cargo run --release --example qg_tendency -- IN.npy OUT_DIR --length L --beta B \
 //!         --f1 F1 --f2 F2 --u1 U1 --u2 U2 --drag R --dt DT --steps N
 
+mod common;
+
 use medida::solvers::{QgModel, QgParams, QgScheme, QgStepper, Stepper};
 use ndarray::Array3;
 use ndarray_npy::{read_npy, write_npy};
@@ -13,29 +15,25 @@ use num_complex::Complex64;
 use std::path::PathBuf;
 use std::time::Instant;
 
-fn option(args: &[String], name: &str) -> anyhow::Result<f64> {
-    args.iter()
-        .skip_while(|a| *a != name)
-        .nth(1)
-        .ok_or_else(|| anyhow::anyhow!("missing {name}"))?
-        .parse()
-        .map_err(|e| anyhow::anyhow!("{name}: {e}"))
-}
-
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args = common::arguments();
+    anyhow::ensure!(
+        args.len() >= 2,
+        "usage: qg_tendency IN.npy OUT_DIR --length L ..."
+    );
     let input = PathBuf::from(&args[0]);
     let out = PathBuf::from(&args[1]);
+    let option = |name: &str| common::required::<f64>(&args, name);
     let q0: Array3<f64> = read_npy(&input)?;
     let (layers, ny, nx) = q0.dim();
     anyhow::ensure!(layers == 2, "expected two layers, got {layers}");
-    let length = option(&args, "--length")?;
+    let length = option("--length")?;
     let params = QgParams {
-        f1: option(&args, "--f1")?,
-        f2: option(&args, "--f2")?,
-        beta: option(&args, "--beta")?,
-        shear: (option(&args, "--u1")?, option(&args, "--u2")?),
-        drag: option(&args, "--drag")?,
+        f1: option("--f1")?,
+        f2: option("--f2")?,
+        beta: option("--beta")?,
+        shear: (option("--u1")?, option("--u2")?),
+        drag: option("--drag")?,
         dealias: false,
         ..QgParams::inviscid(nx, ny, length, length, 1.0, 0.0)
     };
@@ -52,8 +50,8 @@ fn main() -> anyhow::Result<()> {
         &Array3::from_shape_vec((2, ny, nx), physical.clone())?,
     )?;
 
-    let steps = option(&args, "--steps")? as usize;
-    let mut stepper = QgStepper::new(model, QgScheme::Ab3, option(&args, "--dt")?)?;
+    let steps = option("--steps")? as usize;
+    let mut stepper = QgStepper::new(model, QgScheme::Ab3, option("--dt")?)?;
     let mut state = q.clone();
     stepper.advance(&mut state, steps, 0)?;
     stepper.model_mut().to_physical(&state, &mut physical);

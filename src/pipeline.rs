@@ -373,14 +373,14 @@ pub fn run(case: &Case, progress: &dyn Fn(&str)) -> Result<Discovery> {
                 low_pass(&mut grid, a, modes);
             }
         }
-        if assimilation != AssimilationMethod::None {
+        if let AssimilationMethod::Ensemble(filter) = &assimilation {
             // The ensemble analysis at t + dt replaces the (low-passed) observation there.
             let truth_std = std_of(&state_at(starts[k] + ratio));
             let sensors =
                 Observation::points(points, sensor_indices.clone(), (noise * truth_std).powi(2))?;
             analysis[2] = ensemble_analysis(
                 case,
-                &assimilation,
+                filter,
                 &forecaster,
                 [&analysis[0], &analysis[1]],
                 &sensors,
@@ -775,16 +775,13 @@ impl AssimilationMethod {
 /// analysis mean.
 fn ensemble_analysis(
     case: &Case,
-    method: &AssimilationMethod,
+    filter: &EnsembleFilter,
     forecaster: &KsForecaster,
     start: [&[f64]; 2],
     sensors: &Observation,
     observed: &[f64],
     sample: u64,
 ) -> Result<Vec<f64>> {
-    let AssimilationMethod::Ensemble(filter) = method else {
-        unreachable!("called only for ensemble methods")
-    };
     let settings = &case.assimilation;
     let n = sensors.state_size();
     let members = settings.members;

@@ -8,6 +8,7 @@ use num_complex::Complex64;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::{Fft, FftPlanner};
 use std::f64::consts::PI;
+use std::ops::Range;
 use std::sync::Arc;
 
 pub struct Spectral2d {
@@ -282,36 +283,37 @@ impl Padding {
     /// so that the fine physical field equals the coarse one).
     #[inline(always)]
     pub fn pad(&self, coarse: &[Complex64], fine: &mut [Complex64]) {
-        let (ckx, cny) = (self.coarse_nx / 2 + 1, self.coarse_ny);
-        let (fkx, fny) = (self.fine.kx(), self.fine.ny());
         let scale = (self.fine.points() as f64) / (self.coarse_nx * self.coarse_ny) as f64;
         fine.fill(Complex64::new(0.0, 0.0));
-        for j in 0..cny {
-            if j == cny / 2 {
-                continue;
+        self.for_each_shared_row(|coarse_row, fine_row| {
+            for (f, c) in fine[fine_row].iter_mut().zip(&coarse[coarse_row]) {
+                *f = c * scale;
             }
-            let fj = if j < cny / 2 { j } else { fny - (cny - j) };
-            for i in 0..ckx - 1 {
-                fine[fj * fkx + i] = coarse[j * ckx + i] * scale;
-            }
-        }
+        });
     }
 
     /// Fine spectrum → coarse spectrum (truncated; Nyquist modes set to zero).
     #[inline(always)]
     pub fn truncate(&self, fine: &[Complex64], coarse: &mut [Complex64]) {
-        let (ckx, cny) = (self.coarse_nx / 2 + 1, self.coarse_ny);
-        let (fkx, fny) = (self.fine.kx(), self.fine.ny());
         let scale = (self.coarse_nx * self.coarse_ny) as f64 / (self.fine.points() as f64);
         coarse.fill(Complex64::new(0.0, 0.0));
-        for j in 0..cny {
-            if j == cny / 2 {
-                continue;
+        self.for_each_shared_row(|coarse_row, fine_row| {
+            for (c, f) in coarse[coarse_row].iter_mut().zip(&fine[fine_row]) {
+                *c = f * scale;
             }
+        });
+    }
+
+    /// The modes both grids carry, row by row: for every coarse row l except the Nyquist row,
+    /// the index ranges of its columns 0..nx/2 (Nyquist column excluded) in the coarse and in
+    /// the fine spectrum (negative l rows sit at the end of each).
+    #[inline(always)]
+    fn for_each_shared_row(&self, mut visit: impl FnMut(Range<usize>, Range<usize>)) {
+        let (ckx, cny) = (self.coarse_nx / 2 + 1, self.coarse_ny);
+        let (fkx, fny) = (self.fine.kx(), self.fine.ny());
+        for j in (0..cny).filter(|&j| j != cny / 2) {
             let fj = if j < cny / 2 { j } else { fny - (cny - j) };
-            for i in 0..ckx - 1 {
-                coarse[j * ckx + i] = fine[fj * fkx + i] * scale;
-            }
+            visit(j * ckx..j * ckx + ckx - 1, fj * fkx..fj * fkx + ckx - 1);
         }
     }
 }

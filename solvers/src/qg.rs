@@ -603,47 +603,43 @@ impl QgModel {
         self.grid.inverse(&spectrum[n..], second);
     }
 
-    /// Total energy per unit area, ½⟨|∇ψ1|² + |∇ψ2|²⟩ + ½⟨F1 F2-weighted (ψ1 − ψ2)²⟩ for
-    /// layers of depths ∝ 1/F_k: E = ½ Σ_k (1/F_k)⟨|∇ψ_k|²⟩ + ½⟨(ψ1 − ψ2)²⟩ (normalised so
-    /// the inviscid, unforced dynamics conserves it).
+    /// Total energy per unit area for layers of depths ∝ 1/F_k:
+    /// E = ½ Σ_k (1/F_k)⟨|∇ψ_k|²⟩ + ½⟨(ψ1 − ψ2)²⟩, the quantity the inviscid, unforced
+    /// dynamics conserves.
     pub fn energy(&self, q: &[Complex64]) -> f64 {
         let n = self.modes();
-        let kx = self.grid.kx();
         let mut psi = vec![Complex64::new(0.0, 0.0); 2 * n];
         self.invert(q, &mut psi);
-        let norm = (self.grid.points() as f64).powi(2);
-        let mut sum = 0.0;
-        for m in 0..n {
-            let weight = if m % kx == 0 || m % kx == kx - 1 {
-                1.0
-            } else {
-                2.0
-            };
-            let k2 = self.grid.wavenumber_squared(m / kx, m % kx);
-            let (p1, p2) = (psi[m], psi[n + m]);
-            sum += weight
-                * (k2 * p1.norm_sqr() / self.params.f1
-                    + k2 * p2.norm_sqr() / self.params.f2
-                    + (p1 - p2).norm_sqr());
+        let (f1, f2) = (self.params.f1, self.params.f2);
+        let sum: f64 = (0..n)
+            .map(|m| {
+                let (p1, p2) = (psi[m], psi[n + m]);
+                self.parseval_weight(m)
+                    * (self.k2[m] * (p1.norm_sqr() / f1 + p2.norm_sqr() / f2)
+                        + (p1 - p2).norm_sqr())
+            })
+            .sum();
+        0.5 * sum / (self.grid.points() as f64).powi(2)
+    }
+
+    /// Weight of a half-spectrum mode in a Parseval sum: columns 0 and nx/2 appear once, every
+    /// other column stands for itself and its conjugate.
+    fn parseval_weight(&self, m: usize) -> f64 {
+        let kx = self.grid.kx();
+        if m % kx == 0 || m % kx == kx - 1 {
+            1.0
+        } else {
+            2.0
         }
-        0.5 * sum / norm
     }
 
     /// Potential enstrophy per unit area, ½ Σ_k (1/F_k)⟨q_k²⟩.
     pub fn enstrophy(&self, q: &[Complex64]) -> f64 {
         let n = self.modes();
-        let kx = self.grid.kx();
-        let norm = (self.grid.points() as f64).powi(2);
-        let mut sum = 0.0;
-        for m in 0..n {
-            let weight = if m % kx == 0 || m % kx == kx - 1 {
-                1.0
-            } else {
-                2.0
-            };
-            sum +=
-                weight * (q[m].norm_sqr() / self.params.f1 + q[n + m].norm_sqr() / self.params.f2);
-        }
-        0.5 * sum / norm
+        let (f1, f2) = (self.params.f1, self.params.f2);
+        let sum: f64 = (0..n)
+            .map(|m| self.parseval_weight(m) * (q[m].norm_sqr() / f1 + q[n + m].norm_sqr() / f2))
+            .sum();
+        0.5 * sum / (self.grid.points() as f64).powi(2)
     }
 }
