@@ -169,7 +169,7 @@ fn run_many(
     Ok(())
 }
 
-/// Runs one case; for KS cases with a known truth, returns (found exactly the expected
+/// Runs one case; for cases with a known truth, returns (found exactly the expected
 /// terms, worst relative coefficient error).
 fn run(
     case: &str,
@@ -180,7 +180,7 @@ fn run(
     let path = resolve_case(case)?;
     let text = std::fs::read_to_string(&path).map_err(|e| MedidaError::io(&path, e))?;
     if medida::qg_config::is_qg(&text) {
-        return run_qg_case(&path, &text, json, plots, quiet).map(|_| None);
+        return run_qg_case(&path, &text, json, plots, quiet).map(Some);
     }
     let case = Case::from_file(&path)?;
     let bar = progress_bar(quiet);
@@ -208,24 +208,7 @@ fn outcome(d: &pipeline::Discovery) -> Option<(bool, f64)> {
     if d.expected.is_empty() {
         return None;
     }
-    let mut found: Vec<&String> = d.fit.retained.iter().map(|&i| &d.fit.names[i]).collect();
-    let mut wanted: Vec<&String> = d.expected.iter().map(|(t, _)| t).collect();
-    found.sort();
-    wanted.sort();
-    let worst = d
-        .expected
-        .iter()
-        .map(|(term, value)| {
-            let got = d
-                .fit
-                .names
-                .iter()
-                .position(|n| n == term)
-                .map_or(0.0, |i| d.fit.coefficients[i]);
-            (got - value).abs() / value.abs()
-        })
-        .fold(0.0, f64::max);
-    Some((found == wanted, worst))
+    Some(d.fit.compare(&d.expected))
 }
 
 /// A QG case (`system.kind = "qg"`): two regressions, one per layer.
@@ -235,7 +218,7 @@ fn run_qg_case(
     json: Option<PathBuf>,
     plots: Option<PathBuf>,
     quiet: bool,
-) -> Result<(), MedidaError> {
+) -> Result<(bool, f64), MedidaError> {
     let case = medida::qg_config::QgCase::from_toml(text)
         .map_err(|e| MedidaError::Config(format!("{}: {e}", path.display())))?;
     let bar = progress_bar(quiet);
@@ -257,7 +240,7 @@ fn run_qg_case(
         std::fs::write(&partial, text).map_err(|e| MedidaError::io(&partial, e))?;
         std::fs::rename(&partial, &json).map_err(|e| MedidaError::io(&json, e))?;
     }
-    Ok(())
+    Ok(medida::qg_pipeline::qg_outcome(&discovery))
 }
 
 fn progress_bar(quiet: bool) -> ProgressBar {

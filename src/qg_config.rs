@@ -3,7 +3,13 @@
 //! error per layer is truth − model, term by term. Unknown keys are errors naming the key.
 
 use crate::error::{MedidaError, Result};
+use crate::mlp::MlpSettings;
+use crate::qg_interpolation::InterpolatorKind;
 use crate::solvers::QgParams;
+
+/// The automatic low-pass for sparse or noisy data: |K| ≤ 1.5, the cut-off measured to make
+/// every sparse case of qg.md work (it keeps the relaxation, forcing and drag signal).
+pub const AUTO_LOWPASS: f64 = 1.5;
 use serde::Deserialize;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -21,6 +27,8 @@ pub struct QgCase {
     pub model: QgModelSettings,
     #[serde(default)]
     pub observations: QgObservations,
+    #[serde(default)]
+    pub interpolation: QgInterpolation,
     #[serde(default)]
     pub library: QgLibrarySettings,
     #[serde(default)]
@@ -123,12 +131,61 @@ impl Default for QgObservations {
     }
 }
 
+/// From the sensors to the whole grid (sparse or noisy observations of ψ1, ψ2).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QgInterpolation {
+    /// "auto" (none on a full grid, fourier otherwise) | "none" | "fourier" | "rff" | "mlp" |
+    /// "mlp-rff".
+    pub method: String,
+    /// fourier: real unknowns per sensor (fixes the disc radius of the band).
+    pub ratio: f64,
+    /// fourier: also fit the zonal mean at every meridional wavenumber.
+    pub zonal_mean: bool,
+    /// rff: number of features (even); mlp-rff: number of Fourier frequencies.
+    pub features: usize,
+    /// rff / mlp-rff: std of the random frequencies, on coordinates scaled to [−π, π).
+    pub sigma: f64,
+    /// rff: ridge, relative to the mean diagonal of the Gram matrix.
+    pub ridge: f64,
+    /// mlp: hidden width, hidden layers, full-batch epochs, Adam learning rate.
+    pub width: usize,
+    pub layers: usize,
+    pub epochs: usize,
+    pub learning_rate: f64,
+}
+
+impl Default for QgInterpolation {
+    fn default() -> Self {
+        let mlp = MlpSettings::default();
+        QgInterpolation {
+            method: "auto".into(),
+            ratio: 0.3,
+            zonal_mean: true,
+            features: 4000,
+            sigma: 1.0,
+            ridge: 1e-8,
+            width: mlp.width,
+            layers: mlp.layers,
+            epochs: mlp.epochs,
+            learning_rate: mlp.learning_rate,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QgLibrarySettings {
     pub terms: Vec<String>,
     /// Grid points cut from every edge before stacking (removes the sponge band).
     pub edge_cut: usize,
+    /// Low-pass |K| ≤ lowpass applied alike to the increment and to every column before the
+    /// cut (exact for the coefficients; removes interpolation and noise error): a wavenumber,
+    /// 0 for none, or "auto" (none for exact full observations, 1.5 otherwise — qg.md).
+    pub lowpass: Threshold,
+    /// With a low-pass, keep only rows π/cutoff apart (the filter's Nyquist spacing), so the
+    /// rows' errors are close to independent and the RVM's uncertainties are honest.
+    pub thin: bool,
     /// Apply the model's one-step hyperviscous damping 1/(1 + dt ν D) to every column (the
     /// QG counterpart of the KS propagator correction; exact for forward-Euler pairs).
     pub propagator: bool,
@@ -155,12 +212,15 @@ impl Default for QgLibrarySettings {
         QgLibrarySettings {
             terms: DEFAULT_QG_TERMS.iter().map(|s| s.to_string()).collect(),
             edge_cut: 20,
+            lowpass: Threshold::Named("auto".into()),
+            thin: true,
             propagator: true,
         }
     }
 }
 
-/// `prune_alpha` = a number, or "auto": the widest plateau of a sweep over 1 … 1e10.
+/// A number, or a name ("auto"): `prune_alpha` (auto = the knee of a sweep over 1 … 1e10,
+/// see [`crate::sweep::select_knee`]) and `lowpass`.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(untagged)]
 pub enum Threshold {
@@ -174,6 +234,9 @@ pub struct QgRegression {
     pub method: String,
     pub prune_alpha: Threshold,
     pub tolerance: f64,
+    /// prune_alpha = "auto": the sparsest model of the sweep that explains all but this
+    /// fraction of what the sweep's best model explains (the knee of the L-curve).
+    pub knee: f64,
 }
 
 impl Default for QgRegression {
@@ -182,6 +245,7 @@ impl Default for QgRegression {
             method: "rvm".into(),
             prune_alpha: Threshold::Named("auto".into()),
             tolerance: 1e-1,
+            knee: 0.02,
         }
     }
 }
@@ -211,11 +275,25 @@ impl QgCase {
                 ),
             );
         }
-        if self.observations.fraction < 1.0 || self.observations.noise > 0.0 {
+        if !(self.observations.noise.is_finite() && self.observations.noise >= 0.0) {
             return bad(
-                "observations",
-                "sparse or noisy QG observations need the interpolators of issue 7, not in this build yet; use fraction = 1 and noise = 0".into(),
+                "observations.noise",
+                format!("{}: must be ≥ 0", self.observations.noise),
             );
+        }
+        self.interpolator()?;
+        match &self.library.lowpass {
+            Threshold::Named(n) if n == "auto" => {}
+            Threshold::Named(n) => {
+                return bad(
+                    "library.lowpass",
+                    format!("`{n}`: a wavenumber or \"auto\""),
+                )
+            }
+            Threshold::Fixed(k) if !(k.is_finite() && *k >= 0.0) => {
+                return bad("library.lowpass", format!("{k} must be ≥ 0"))
+            }
+            _ => {}
         }
         if self.observations.pairs == 0 {
             return bad("observations.pairs", "need at least one sample pair".into());
@@ -224,6 +302,7 @@ impl QgCase {
             ("truth.dt", self.truth.dt),
             ("truth.spacing", self.truth.spacing),
             ("regression.tolerance", self.regression.tolerance),
+            ("regression.knee", self.regression.knee),
         ] {
             if !(value.is_finite() && value > 0.0) {
                 return bad(key, format!("{value} must be positive and finite"));
@@ -266,6 +345,87 @@ impl QgCase {
             );
         }
         Ok(())
+    }
+
+    /// True when the observations are the exact truth on the whole grid.
+    pub fn exact_full(&self) -> bool {
+        self.observations.fraction == 1.0 && self.observations.noise == 0.0
+    }
+
+    /// The interpolator the `[interpolation]` section names ("auto": none on a full grid,
+    /// the band-limited Fourier fit on a sparse one).
+    pub fn interpolator(&self) -> Result<InterpolatorKind> {
+        let i = &self.interpolation;
+        let mlp = |fourier_features: usize| {
+            let s = MlpSettings {
+                width: i.width,
+                layers: i.layers,
+                fourier_features,
+                sigma: i.sigma,
+                epochs: i.epochs,
+                learning_rate: i.learning_rate,
+            };
+            s.validate().map(|_| InterpolatorKind::Mlp(s))
+        };
+        let kind = match i.method.as_str() {
+            "auto" if self.observations.fraction == 1.0 => InterpolatorKind::None,
+            "none" if self.observations.fraction < 1.0 => {
+                return Err(MedidaError::Config(format!(
+                    "`interpolation.method`: \"none\" needs a sensor at every point (observations.fraction = {})",
+                    self.observations.fraction
+                )))
+            }
+            "none" => InterpolatorKind::None,
+            "auto" | "fourier" => {
+                if !(i.ratio > 0.0 && i.ratio <= 1.0) {
+                    return Err(MedidaError::Config(format!(
+                        "`interpolation.ratio`: {} must lie in (0, 1]",
+                        i.ratio
+                    )));
+                }
+                InterpolatorKind::Fourier {
+                    ratio: i.ratio,
+                    zonal_mean: i.zonal_mean,
+                }
+            }
+            "rff" => {
+                if i.features < 2 || i.features % 2 != 0 {
+                    return Err(MedidaError::Config(format!(
+                        "`interpolation.features`: {} must be even and ≥ 2",
+                        i.features
+                    )));
+                }
+                for (key, v) in [("sigma", i.sigma), ("ridge", i.ridge)] {
+                    if !(v.is_finite() && v > 0.0) {
+                        return Err(MedidaError::Config(format!(
+                            "`interpolation.{key}`: {v} must be positive"
+                        )));
+                    }
+                }
+                InterpolatorKind::Rff {
+                    features: i.features,
+                    sigma: i.sigma,
+                    ridge: i.ridge,
+                }
+            }
+            "mlp" => mlp(0)?,
+            "mlp-rff" => mlp(i.features)?,
+            other => {
+                return Err(MedidaError::Config(format!(
+                    "`interpolation.method`: `{other}` is not one of auto, none, fourier, rff, mlp, mlp-rff"
+                )))
+            }
+        };
+        Ok(kind)
+    }
+
+    /// The low-pass wavenumber applied to target and library (None: no filter).
+    pub fn lowpass(&self) -> Option<f64> {
+        match self.library.lowpass {
+            Threshold::Fixed(k) if k > 0.0 => Some(k),
+            Threshold::Fixed(_) => None,
+            Threshold::Named(_) => (!self.exact_full()).then_some(AUTO_LOWPASS),
+        }
     }
 
     /// Solver parameters of the truth.

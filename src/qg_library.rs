@@ -69,6 +69,8 @@ pub struct QgLibrary {
     /// A model with cJ = 1 for the Jacobian, ψR and the grid.
     helper: QgModel,
     edge_cut: usize,
+    /// Keep every stride[0]-th column and stride[1]-th row of the cut field.
+    stride: [usize; 2],
 }
 
 impl QgLibrary {
@@ -86,7 +88,28 @@ impl QgLibrary {
             columns,
             helper,
             edge_cut,
+            stride: [1, 1],
         })
+    }
+
+    /// Thins the stacked rows to every `sx`-th point in x and `sy`-th in y. For fields
+    /// low-passed to |K| ≤ k_c, a spacing of π/k_c keeps what the filter left while making the
+    /// rows' errors nearly independent, as the RVM's noise model assumes.
+    pub fn with_stride(mut self, sx: usize, sy: usize) -> Self {
+        self.stride = [sx.max(1), sy.max(1)];
+        self
+    }
+
+    /// The stride for fields low-passed to |K| ≤ `cutoff`: grid steps per π/cutoff.
+    pub fn nyquist_stride(&self, cutoff: f64) -> (usize, usize) {
+        let g = self.helper.grid();
+        let spacing = std::f64::consts::PI / cutoff;
+        let dx = g.lx() / g.nx() as f64;
+        let dy = g.ly() / g.ny() as f64;
+        (
+            ((spacing / dx).floor() as usize).max(1),
+            ((spacing / dy).floor() as usize).max(1),
+        )
     }
 
     pub fn names(&self) -> &[String] {
@@ -96,15 +119,24 @@ impl QgLibrary {
     /// Rows per sample after the edge cut.
     pub fn rows(&self) -> usize {
         let g = self.helper.grid();
-        (g.nx() - 2 * self.edge_cut) * (g.ny() - 2 * self.edge_cut)
+        let [sx, sy] = self.stride;
+        (g.nx() - 2 * self.edge_cut).div_ceil(sx) * (g.ny() - 2 * self.edge_cut).div_ceil(sy)
     }
 
-    /// Cuts `edge_cut` points from every edge of an ny × nx field, row-major.
+    /// Cuts `edge_cut` points from every edge of an ny × nx field, row-major (thinned by
+    /// the stride, if any).
     pub fn cut(&self, field: &[f64]) -> Vec<f64> {
         let g = self.helper.grid();
         let (nx, ny, c) = (g.nx(), g.ny(), self.edge_cut);
+        let [sx, sy] = self.stride;
         (c..ny - c)
-            .flat_map(|j| field[j * nx + c..j * nx + nx - c].iter().copied())
+            .step_by(sy)
+            .flat_map(|j| {
+                field[j * nx + c..j * nx + nx - c]
+                    .iter()
+                    .step_by(sx)
+                    .copied()
+            })
             .collect()
     }
 

@@ -9,14 +9,16 @@ use crate::error::{MedidaError, Result};
 use crate::normal_equations::NormalEquations;
 use crate::pipeline::Timings;
 use crate::qg_config::{QgCase, Threshold};
+use crate::qg_interpolation::{interpolate, sensor_mask, InterpolatorKind};
 use crate::qg_library::QgLibrary;
 use crate::rvm::{fit, RvmFit, RvmSettings};
 use crate::solvers::{QgModel, QgParams, QgScheme, QgStepper, Stepper};
-use crate::sweep::{log_thresholds, select_plateau, threshold_sweep, SweepPoint};
+use crate::sweep::{log_thresholds, select_knee, threshold_sweep, SweepPoint};
 use ndarray::{Array1, Array2};
 use num_complex::Complex64;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
@@ -39,6 +41,11 @@ pub struct QgDiscovery {
     pub pairs: usize,
     pub rows: usize,
     pub seconds: Timings,
+    /// Sensor points (None: exact observations on the whole grid).
+    pub sensors: Option<Vec<usize>>,
+    pub noise: f64,
+    pub interpolator: String,
+    pub lowpass: Option<f64>,
 }
 
 /// Sweep of the automatic threshold: 1 … 1e10, two points per decade.
@@ -115,6 +122,64 @@ fn euler_step(stepper: &mut QgStepper, q: &[Complex64]) -> Result<Vec<Complex64>
     Ok(next)
 }
 
+/// What the sensors see of each pair's two states: ψ1, ψ2 at the sensor points with noise
+/// N(0, (noise · std ψ_k)²) drawn per (seed, pair, time, layer), interpolated back to the
+/// whole grid (all fields as one batch) and turned into PV.
+fn observed_states(
+    model: &mut QgModel,
+    states: &[(Vec<Complex64>, Vec<Complex64>)],
+    sensors: &[usize],
+    noise: f64,
+    interpolator: &InterpolatorKind,
+    seed: u64,
+) -> Result<Vec<(Vec<Complex64>, Vec<Complex64>)>> {
+    let (n, points) = (model.modes(), model.grid().points());
+    let mut psi = vec![Complex64::new(0.0, 0.0); 2 * n];
+    let mut field = vec![0.0; 2 * points];
+    let mut observed = Vec::with_capacity(4 * states.len());
+    for (k, (now, next)) in states.iter().enumerate() {
+        for (time, q) in [now, next].into_iter().enumerate() {
+            model.invert(q, &mut psi);
+            model.to_physical(&psi, &mut field);
+            for layer in 0..2 {
+                let f = &field[layer * points..(layer + 1) * points];
+                let mean = f.iter().sum::<f64>() / points as f64;
+                let std =
+                    (f.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / points as f64).sqrt();
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                rng.set_stream(1 + ((k * 2 + time) * 2 + layer) as u64);
+                let normal = Normal::new(0.0, noise * std).map_err(|e| {
+                    MedidaError::Config(format!("observations.noise = {noise}: {e}"))
+                })?;
+                observed.push(
+                    sensors
+                        .iter()
+                        .map(|&p| {
+                            f[p] + if noise > 0.0 {
+                                normal.sample(&mut rng)
+                            } else {
+                                0.0
+                            }
+                        })
+                        .collect::<Vec<f64>>(),
+                );
+            }
+        }
+    }
+    let fields = interpolate(interpolator, model.grid(), sensors, &observed, seed)?;
+    let mut out = Vec::with_capacity(states.len());
+    let mut to_pv = |fields: &[Vec<f64>]| -> Result<Vec<Complex64>> {
+        let psi = model.to_spectral(&[fields[0].as_slice(), fields[1].as_slice()].concat())?;
+        let mut q = vec![Complex64::new(0.0, 0.0); 2 * n];
+        model.potential_vorticity(&psi, &mut q);
+        Ok(q)
+    };
+    for pair in fields.chunks_exact(4) {
+        out.push((to_pv(&pair[..2])?, to_pv(&pair[2..])?));
+    }
+    Ok(out)
+}
+
 pub fn run_qg(case: &QgCase, progress: &dyn Fn(&str)) -> Result<QgDiscovery> {
     let mut seconds = Timings::default();
     let truth_params = case.truth_params();
@@ -137,6 +202,10 @@ pub fn run_qg(case: &QgCase, progress: &dyn Fn(&str)) -> Result<QgDiscovery> {
         dt,
     )?;
     let mut library = QgLibrary::new(&case.library.terms, &model_params, case.library.edge_cut)?;
+    if let (Some(cutoff), true) = (case.lowpass(), case.library.thin) {
+        let (sx, sy) = library.nyquist_stride(cutoff);
+        library = library.with_stride(sx, sy);
+    }
     let multiplier: Option<Vec<f64>> = case.library.propagator.then(|| {
         model_stepper
             .model()
@@ -150,21 +219,76 @@ pub fn run_qg(case: &QgCase, progress: &dyn Fn(&str)) -> Result<QgDiscovery> {
         NormalEquations::new(names.clone()),
         NormalEquations::new(names.clone()),
     ];
+    // The low-pass acts alike on the increment and on every column (exact for the
+    // coefficients of a linear regression on filtered data).
+    let low_pass: Option<Vec<f64>> = case.lowpass().map(|cutoff| {
+        let grid = model_stepper.model().grid();
+        let kx = grid.kx();
+        (0..grid.modes())
+            .map(|m| {
+                let k2 = grid.wavenumber_squared(m / kx, m % kx);
+                if k2 <= cutoff * cutoff {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    });
+    let multiplier: Option<Vec<f64>> = match (&multiplier, &low_pass) {
+        (Some(a), Some(b)) => Some(a.iter().zip(b).map(|(a, b)| a * b).collect()),
+        (Some(a), None) => Some(a.clone()),
+        (None, b) => b.clone(),
+    };
+
+    // (state at t, state at t + Δt) per pair: the truth's, or interpolated from sensors.
+    let clock = Instant::now();
+    let mut states = Vec::with_capacity(snapshots.len());
+    for q in snapshots.iter() {
+        states.push((q.clone(), euler_step(&mut truth_stepper, q)?));
+    }
+    seconds.forecast += clock.elapsed().as_secs_f64();
+    let mut sensors = None;
+    let interpolator = case.interpolator()?;
+    if !case.exact_full() {
+        progress(&format!("interpolating with {}", interpolator.label()));
+        let clock = Instant::now();
+        let mask = sensor_mask(
+            truth_stepper.model().grid().points(),
+            case.observations.fraction,
+            case.seed,
+        )?;
+        states = observed_states(
+            truth_stepper.model_mut(),
+            &states,
+            &mask,
+            case.observations.noise,
+            &interpolator,
+            case.seed,
+        )?;
+        sensors = Some(mask);
+        seconds.assimilation = clock.elapsed().as_secs_f64();
+    }
+
     let points = truth_stepper.model().grid().points();
     let mut physical = vec![0.0; 2 * points];
-    for (k, q) in snapshots.iter().enumerate() {
-        progress(&format!("pair {}/{}", k + 1, snapshots.len()));
+    for (k, (q, next)) in states.iter().enumerate() {
+        progress(&format!("pair {}/{}", k + 1, states.len()));
         let clock = Instant::now();
-        let truth_next = euler_step(&mut truth_stepper, q)?;
         let model_next = euler_step(&mut model_stepper, q).map_err(|e| {
             MedidaError::Config(format!(
                 "the imperfect QG model failed in its one-step forecast of pair {k}: {e}"
             ))
         })?;
-        let increment: Vec<Complex64> = truth_next
+        let n = model_next.len() / 2;
+        let increment: Vec<Complex64> = next
             .iter()
             .zip(&model_next)
-            .map(|(t, m)| (t - m) / dt)
+            .enumerate()
+            .map(|(m, (t, f))| {
+                let filter = low_pass.as_ref().map_or(1.0, |l| l[m % n]);
+                (t - f) / dt * filter
+            })
             .collect();
         truth_stepper
             .model_mut()
@@ -204,10 +328,16 @@ pub fn run_qg(case: &QgCase, progress: &dyn Fn(&str)) -> Result<QgDiscovery> {
                     },
                 )?,
             ),
-            Threshold::Named(_) => match select_plateau(&sweep) {
+            Threshold::Named(_) => match select_knee(&sweep, case.regression.knee) {
                 Some(i) => (sweep[i].prune_alpha, sweep[i].fit.clone()),
-                // Nothing survives any threshold: the empty model at the default.
-                None => (settings.prune_alpha, fit(stats, &settings)?),
+                // No model explains more than chance: the sparsest of the sweep (empty
+                // unless a term dominates even at α = 1).
+                None => {
+                    let i = (0..sweep.len())
+                        .min_by_key(|&i| sweep[i].terms())
+                        .expect("a non-empty sweep");
+                    (sweep[i].prune_alpha, sweep[i].fit.clone())
+                }
             },
         };
         layers.push(LayerDiscovery {
@@ -225,14 +355,45 @@ pub fn run_qg(case: &QgCase, progress: &dyn Fn(&str)) -> Result<QgDiscovery> {
         pairs: snapshots.len(),
         layers,
         seconds,
+        sensors,
+        noise: case.observations.noise,
+        interpolator: interpolator.label(),
+        lowpass: case.lowpass(),
     })
+}
+
+/// (exactly the expected terms found in both layers, worst relative coefficient error over
+/// the expected terms; a missed term counts as 100 %).
+pub fn qg_outcome(d: &QgDiscovery) -> (bool, f64) {
+    d.layers.iter().fold((true, 0.0f64), |(exact, worst), l| {
+        let (e, w) = l.fit.compare(&l.expected);
+        (exact && e, worst.max(w))
+    })
+}
+
+/// How the data were observed, in words.
+fn observation_summary(d: &QgDiscovery) -> String {
+    let sensors = match &d.sensors {
+        None => return "full exact observations".into(),
+        Some(s) => s.len(),
+    };
+    let lowpass = d
+        .lowpass
+        .map_or("no low-pass".into(), |k| format!("low-pass |K| ≤ {k}"));
+    format!(
+        "{sensors} sensors, noise {} × std ψ, interpolation {}, {lowpass}",
+        d.noise, d.interpolator
+    )
 }
 
 /// The printed summary: per layer, discovered and expected error with relative errors.
 pub fn qg_summary(d: &QgDiscovery) -> String {
     let mut s = format!(
-        "case {}: {} pairs, {} rows per layer, full exact observations\n",
-        d.name, d.pairs, d.rows
+        "case {}: {} pairs, {} rows per layer, {}\n",
+        d.name,
+        d.pairs,
+        d.rows,
+        observation_summary(d)
     );
     for (layer, l) in d.layers.iter().enumerate() {
         s += &format!(
@@ -250,9 +411,22 @@ pub fn qg_summary(d: &QgDiscovery) -> String {
             );
         }
     }
+    s += "\nthreshold sweep (the L-curve): prune_alpha, terms and normalised error per layer\n";
+    if let [one, two] = &d.layers[..] {
+        for (a, b) in one.sweep.iter().zip(&two.sweep) {
+            s += &format!(
+                "  {:>8.0e}   q1: {:>2} terms {:.3e}   q2: {:>2} terms {:.3e}\n",
+                a.prune_alpha,
+                a.terms(),
+                a.fit.normalised_error,
+                b.terms(),
+                b.fit.normalised_error
+            );
+        }
+    }
     s += &format!(
-        "\nseconds          truth {:.2}, forecast {:.3}, regression {:.3}\n",
-        d.seconds.truth, d.seconds.forecast, d.seconds.regression
+        "\nseconds          truth {:.2}, forecast {:.3}, interpolation {:.3}, regression {:.3}\n",
+        d.seconds.truth, d.seconds.forecast, d.seconds.assimilation, d.seconds.regression
     );
     s
 }
@@ -280,10 +454,16 @@ pub fn qg_report(d: &QgDiscovery) -> serde_json::Value {
         "pairs": d.pairs,
         "rows": d.rows,
         "prune_alpha": d.layers.iter().map(|l| l.prune_alpha).collect::<Vec<_>>(),
+        "observations": {
+            "sensors": d.sensors.as_ref().map(|s| s.len()),
+            "noise": d.noise,
+            "interpolation": d.interpolator,
+            "lowpass": d.lowpass,
+        },
         "seconds": {
             "truth": d.seconds.truth,
             "forecast": d.seconds.forecast,
-            "assimilation": 0.0,
+            "assimilation": d.seconds.assimilation,
             "regression": d.seconds.regression
         }
     })

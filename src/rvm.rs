@@ -112,6 +112,27 @@ impl RvmFit {
             .map(|&i| (self.names[i].clone(), self.coefficients[i], self.std[i]))
             .collect()
     }
+
+    /// Against a known answer: (exactly the expected terms retained, worst relative error of
+    /// an expected coefficient; a missed term counts as 100 %).
+    pub fn compare(&self, expected: &[(String, f64)]) -> (bool, f64) {
+        let mut found: Vec<&String> = self.retained.iter().map(|&i| &self.names[i]).collect();
+        let mut wanted: Vec<&String> = expected.iter().map(|(t, _)| t).collect();
+        found.sort();
+        wanted.sort();
+        let worst = expected
+            .iter()
+            .map(|(term, value)| {
+                let got = self
+                    .names
+                    .iter()
+                    .position(|n| n == term)
+                    .map_or(0.0, |i| self.coefficients[i]);
+                (got - value).abs() / value.abs()
+            })
+            .fold(0.0, f64::max);
+        (found == wanted, worst)
+    }
 }
 
 /// The centred and standardised problem: φ_s = (φ − μ)/s_φ, y_s = y − ȳ (target_scale

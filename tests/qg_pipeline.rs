@@ -7,8 +7,84 @@ use medida::qg_pipeline::run_qg;
 use std::path::Path;
 
 fn case(number: u32) -> QgCase {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("data/qg/qg-case{number}.toml"));
+    named(&format!("qg-case{number}"))
+}
+
+fn named(name: &str) -> QgCase {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("data/qg/{name}.toml"));
     QgCase::from_toml(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The expected terms found and nothing else, each within `tolerance` (relative).
+fn check(discovery: &medida::qg_pipeline::QgDiscovery, tolerance: f64) -> Vec<String> {
+    let mut failures = Vec::new();
+    for (layer, l) in discovery.layers.iter().enumerate() {
+        let mut found: Vec<String> = l
+            .fit
+            .retained
+            .iter()
+            .map(|&i| l.fit.names[i].clone())
+            .collect();
+        let mut wanted: Vec<String> = l.expected.iter().map(|(t, _)| t.clone()).collect();
+        found.sort();
+        wanted.sort();
+        if found != wanted {
+            failures.push(format!(
+                "{} layer {}: expected {wanted:?}, found {}",
+                discovery.name,
+                layer + 1,
+                l.equation
+            ));
+            continue;
+        }
+        for (term, value) in &l.expected {
+            let i = l.fit.names.iter().position(|n| n == term).unwrap();
+            if (l.fit.coefficients[i] - value).abs() > tolerance * value.abs() {
+                failures.push(format!(
+                    "{} layer {}: {term} = {} vs {value}",
+                    discovery.name,
+                    layer + 1,
+                    l.fit.coefficients[i]
+                ));
+            }
+        }
+    }
+    failures
+}
+
+/// Half the grid points observed, 0.1 % noise, 10 pairs: the band-limited Fourier fit and
+/// the |K| ≤ 1.5 low-pass on target and library recover cases 1001 and 1002 within 5 %
+/// (measured: ≤ 1.3 % and ≤ 4.1 %, the drag the worst) and nothing spurious, the threshold
+/// chosen at the knee of the sweep.
+#[test]
+fn sparse_noisy_cases_1001_and_1002_are_recovered_within_5_percent() {
+    let mut failures = Vec::new();
+    for name in ["qg-case1001-sparse50", "qg-case1002-sparse50"] {
+        let c = named(name);
+        assert_eq!(c.observations.fraction, 0.5);
+        assert_eq!(c.observations.noise, 0.001);
+        let discovery = run_qg(&c, &|_| {}).unwrap();
+        assert_eq!(discovery.sensors.as_ref().unwrap().len(), 96 * 192 / 2);
+        failures.extend(check(&discovery, 0.05));
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// A network trained far too hard diverges: a clear error naming the interpolator setting,
+/// never NaN coefficients.
+#[test]
+fn a_diverging_interpolator_is_a_clear_error() {
+    let text = "[system]\nkind = \"qg\"\nnx = 32\nny = 32\nlx = 20.0\nly = 20.0\n\
+        [truth]\nspinup = 5.0\n[observations]\npairs = 1\nnoise = 0.001\nfraction = 0.5\n\
+        [interpolation]\nmethod = \"mlp\"\nwidth = 4\nlayers = 1\nepochs = 30\nlearning_rate = 1e300\n\
+        [library]\nedge_cut = 4\n";
+    let err = run_qg(&QgCase::from_toml(text).unwrap(), &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("diverged") && err.contains("learning_rate"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -16,37 +92,9 @@ fn all_eight_qg_cases_recover_exactly_the_expected_terms_per_layer() {
     let mut failures = Vec::new();
     for number in 1001..=1008 {
         let discovery = run_qg(&case(number), &|_| {}).unwrap();
-        for (layer, l) in discovery.layers.iter().enumerate() {
-            let mut found: Vec<String> = l
-                .fit
-                .retained
-                .iter()
-                .map(|&i| l.fit.names[i].clone())
-                .collect();
-            let mut wanted: Vec<String> = l.expected.iter().map(|(t, _)| t.clone()).collect();
-            found.sort();
-            wanted.sort();
-            if found != wanted {
-                failures.push(format!(
-                    "{number} layer {}: expected {wanted:?}, found {}",
-                    layer + 1,
-                    l.equation
-                ));
-                continue;
-            }
-            for (term, value) in &l.expected {
-                let i = l.fit.names.iter().position(|n| n == term).unwrap();
-                // 1 %: the issue's figure; Euler pairs with the damping correction are exact
-                // to ~1e-9, so this has a wide margin.
-                if (l.fit.coefficients[i] - value).abs() > 0.01 * value.abs() {
-                    failures.push(format!(
-                        "{number} layer {}: {term} = {} vs {value}",
-                        layer + 1,
-                        l.fit.coefficients[i]
-                    ));
-                }
-            }
-        }
+        // 1 %: the issue's figure; Euler pairs with the damping correction are exact to
+        // ~1e-9, so this has a wide margin.
+        failures.extend(check(&discovery, 0.01));
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
@@ -73,6 +121,22 @@ fn bad_qg_case_files_are_errors_naming_the_key() {
         (
             "[system]\nkind = \"qg\"\n[regression]\nprune_alpha = \"sometimes\"\n",
             "regression.prune_alpha",
+        ),
+        (
+            "[system]\nkind = \"qg\"\n[observations]\nfraction = 0.5\n[interpolation]\nmethod = \"none\"\n",
+            "interpolation.method",
+        ),
+        (
+            "[system]\nkind = \"qg\"\n[interpolation]\nmethod = \"kriging\"\n",
+            "kriging",
+        ),
+        (
+            "[system]\nkind = \"qg\"\n[observations]\nnoise = -0.1\n",
+            "observations.noise",
+        ),
+        (
+            "[system]\nkind = \"qg\"\n[library]\nlowpass = -1.0\n",
+            "library.lowpass",
         ),
     ] {
         let err = QgCase::from_toml(text).unwrap_err().to_string();
