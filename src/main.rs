@@ -228,10 +228,12 @@ fn run_qg_case(
     bar.finish_and_clear();
     let discovery = result?;
     print!("{}", medida::qg_pipeline::qg_summary(&discovery));
-    if plots.is_some() && !quiet {
-        println!(
-            "(plots of QG runs are not drawn by this build; see examples/qg_spinup.rs for maps)"
-        );
+    if let Some(dir) = plots {
+        for p in medida::plots::qg_discovery_figures(&dir, &discovery)? {
+            if !quiet {
+                println!("wrote {}", p.display());
+            }
+        }
     }
     if let Some(json) = json {
         let text = serde_json::to_string_pretty(&medida::qg_pipeline::qg_report(&discovery))

@@ -190,6 +190,22 @@ impl SpaceTime<'_> {
     }
 }
 
+/// A linear axis label: plain with up to 4 significant decimals, scientific when tiny or huge.
+fn tick(v: f64) -> String {
+    let a = v.abs();
+    if a != 0.0 && !(1e-3..1e5).contains(&a) {
+        format!("{v:.1e}")
+    } else {
+        let s = format!("{v:.4}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        if s == "-0" {
+            "0".into()
+        } else {
+            s.to_string()
+        }
+    }
+}
+
 /// Lines y(x) with a legend; log-scale y optional.
 pub struct Lines<'a> {
     pub title: String,
@@ -224,10 +240,14 @@ impl Figure for Lines<'_> {
             (y0 - 1.0, y0 + 1.0)
         };
         let colors = [
+            RGBColor(0, 0, 0),
             RGBColor(31, 119, 180),
             RGBColor(214, 39, 40),
             RGBColor(44, 160, 44),
             RGBColor(148, 103, 189),
+            RGBColor(255, 127, 14),
+            RGBColor(140, 86, 75),
+            RGBColor(227, 119, 194),
         ];
         let mut builder = ChartBuilder::on(root);
         builder
@@ -238,10 +258,18 @@ impl Figure for Lines<'_> {
         macro_rules! body {
             ($chart:expr) => {{
                 let mut chart = $chart;
+                let log_y = self.log_y;
                 chart
                     .configure_mesh()
                     .x_desc(self.x_label.as_str())
                     .y_desc(self.y_label.as_str())
+                    .y_label_formatter(&|v: &f64| {
+                        if log_y {
+                            format!("{v:.0e}")
+                        } else {
+                            tick(*v)
+                        }
+                    })
                     .label_style((FAMILY, 13))
                     .draw()?;
                 for (i, (name, x, y)) in self.series.iter().enumerate() {
@@ -261,6 +289,11 @@ impl Figure for Lines<'_> {
                 }
                 chart
                     .configure_series_labels()
+                    .position(if log_y {
+                        SeriesLabelPosition::LowerLeft
+                    } else {
+                        SeriesLabelPosition::UpperRight
+                    })
                     .background_style(WHITE.mix(0.8))
                     .border_style(BLACK)
                     .label_font((FAMILY, 14))
@@ -395,90 +428,15 @@ pub fn discovery_figures(
             log_y: false,
         },
     )?);
-    let mut rows: Vec<(String, f64, f64, f64)> = d
-        .expected
-        .iter()
-        .map(|(t, e)| {
-            let i = d.fit.names.iter().position(|n| n == t);
-            let (c, s) = i
-                .map(|i| (d.fit.coefficients[i], d.fit.std[i]))
-                .unwrap_or((0.0, 0.0));
-            (t.clone(), *e, c, s)
-        })
-        .collect();
-    for &i in &d.fit.retained {
-        if !rows.iter().any(|r| r.0 == d.fit.names[i]) {
-            rows.push((
-                d.fit.names[i].clone(),
-                0.0,
-                d.fit.coefficients[i],
-                d.fit.std[i],
-            ));
-        }
-    }
     written.extend(save_figure(
         dir,
         "coefficients",
         &Coefficients {
             title: format!("{}: discovered vs expected error terms", d.name),
-            rows,
+            rows: coefficient_rows(&d.fit, &d.expected),
         },
     )?);
-    if !d.sweep.is_empty() {
-        // Every term retained at any threshold, its coefficient (0 when pruned) against
-        // log10(prune_alpha), and the number of terms: the model-selection picture.
-        let log_alpha: Vec<f64> = d.sweep.iter().map(|p| p.prune_alpha.log10()).collect();
-        let mut names: Vec<usize> = d
-            .sweep
-            .iter()
-            .flat_map(|p| p.fit.retained.iter().copied())
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        let curves: Vec<(String, Vec<f64>)> = names
-            .iter()
-            .map(|&i| {
-                let values = d
-                    .sweep
-                    .iter()
-                    .map(|p| {
-                        if p.fit.retained.contains(&i) {
-                            p.fit.coefficients[i]
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect();
-                (d.fit.names[i].clone(), values)
-            })
-            .collect();
-        written.extend(save_figure(
-            dir,
-            "sweep_coefficients",
-            &Lines {
-                title: format!("{}: coefficients against the pruning threshold", d.name),
-                x_label: "log10 prune_alpha".into(),
-                y_label: "coefficient (0 = pruned)".into(),
-                series: curves
-                    .iter()
-                    .map(|(name, values)| (name.clone(), log_alpha.as_slice(), values.as_slice()))
-                    .collect(),
-                log_y: false,
-            },
-        )?);
-        let terms: Vec<f64> = d.sweep.iter().map(|p| p.terms() as f64).collect();
-        written.extend(save_figure(
-            dir,
-            "sweep_terms",
-            &Lines {
-                title: format!("{}: terms retained against the pruning threshold", d.name),
-                x_label: "log10 prune_alpha".into(),
-                y_label: "terms".into(),
-                series: vec![("terms retained".into(), &log_alpha, &terms)],
-                log_y: false,
-            },
-        )?);
-    }
+    written.extend(sweep_figures(dir, "", &d.name, &d.sweep)?);
     if let Some(skill) = &d.skill {
         written.extend(save_figure(
             dir,
@@ -504,4 +462,197 @@ pub fn discovery_figures(
         )?);
     }
     Ok(written)
+}
+
+/// (term, expected, discovered, std) for every expected or retained term.
+fn coefficient_rows(
+    fit: &crate::rvm::RvmFit,
+    expected: &[(String, f64)],
+) -> Vec<(String, f64, f64, f64)> {
+    let mut rows: Vec<(String, f64, f64, f64)> = expected
+        .iter()
+        .map(|(t, e)| {
+            let i = fit.names.iter().position(|n| n == t);
+            let (c, s) = i
+                .map(|i| (fit.coefficients[i], fit.std[i]))
+                .unwrap_or((0.0, 0.0));
+            (t.clone(), *e, c, s)
+        })
+        .collect();
+    for &i in &fit.retained {
+        if !rows.iter().any(|r| r.0 == fit.names[i]) {
+            rows.push((fit.names[i].clone(), 0.0, fit.coefficients[i], fit.std[i]));
+        }
+    }
+    rows
+}
+
+/// The model-selection pictures of a threshold sweep: every term retained at any threshold,
+/// its coefficient (0 when pruned) against log10(prune_alpha); the number of terms; and the
+/// L-curve, normalised error against the number of terms. File names start with `prefix`.
+fn sweep_figures(
+    dir: &Path,
+    prefix: &str,
+    title: &str,
+    sweep: &[crate::sweep::SweepPoint],
+) -> Result<Vec<PathBuf>, PlotError> {
+    let mut written = Vec::new();
+    let Some(first) = sweep.first() else {
+        return Ok(written);
+    };
+    let names_of = &first.fit.names;
+    let log_alpha: Vec<f64> = sweep.iter().map(|p| p.prune_alpha.log10()).collect();
+    let mut names: Vec<usize> = sweep
+        .iter()
+        .flat_map(|p| p.fit.retained.iter().copied())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let curves: Vec<(String, Vec<f64>)> = names
+        .iter()
+        .map(|&i| {
+            let values = sweep
+                .iter()
+                .map(|p| {
+                    if p.fit.retained.contains(&i) {
+                        p.fit.coefficients[i]
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            (names_of[i].clone(), values)
+        })
+        .collect();
+    written.extend(save_figure(
+        dir,
+        &format!("{prefix}sweep_coefficients"),
+        &Lines {
+            title: format!("{title}: coefficients against the pruning threshold"),
+            x_label: "log10 prune_alpha".into(),
+            y_label: "coefficient (0 = pruned)".into(),
+            series: curves
+                .iter()
+                .map(|(name, values)| (name.clone(), log_alpha.as_slice(), values.as_slice()))
+                .collect(),
+            log_y: false,
+        },
+    )?);
+    let terms: Vec<f64> = sweep.iter().map(|p| p.terms() as f64).collect();
+    written.extend(save_figure(
+        dir,
+        &format!("{prefix}sweep_terms"),
+        &Lines {
+            title: format!("{title}: terms retained against the pruning threshold"),
+            x_label: "log10 prune_alpha".into(),
+            y_label: "terms".into(),
+            series: vec![("terms retained".into(), &log_alpha, &terms)],
+            log_y: false,
+        },
+    )?);
+    let error: Vec<f64> = sweep.iter().map(|p| p.fit.normalised_error).collect();
+    written.extend(save_figure(
+        dir,
+        &format!("{prefix}l_curve"),
+        &Lines {
+            title: format!("{title}: normalised error against terms (the L-curve)"),
+            x_label: "terms".into(),
+            y_label: "normalised error".into(),
+            series: vec![("threshold sweep".into(), &terms, &error)],
+            log_y: true,
+        },
+    )?);
+    Ok(written)
+}
+
+/// Figures of a QG discovery: PV of both layers at the first sample, per layer the increment
+/// and its reconstruction by the discovered terms, discovered vs expected coefficients, the
+/// sweep and L-curve; the sensor mask when the data were sparse.
+pub fn qg_discovery_figures(
+    dir: &Path,
+    d: &crate::qg_pipeline::QgDiscovery,
+) -> Result<Vec<PathBuf>, PlotError> {
+    let mut written = Vec::new();
+    if let Some(s) = &d.sample {
+        let c = s.edge_cut;
+        let (xc, yc) = (&s.x[c..s.x.len() - c], &s.y[c..s.y.len() - c]);
+        for layer in 0..2 {
+            let k = layer + 1;
+            written.extend(save_figure(
+                dir,
+                &format!("q{k}_pv"),
+                &Field2d {
+                    title: format!("{}: PV anomaly q{k} of the first sample", d.name),
+                    x: &s.x,
+                    y: &s.y,
+                    field: &s.pv[layer],
+                },
+            )?);
+            written.extend(save_figure(
+                dir,
+                &format!("q{k}_increment"),
+                &Field2d {
+                    title: format!("q{k}: increment (truth − model)/Δt"),
+                    x: xc,
+                    y: yc,
+                    field: &s.increment[layer],
+                },
+            )?);
+            written.extend(save_figure(
+                dir,
+                &format!("q{k}_reconstruction"),
+                &Field2d {
+                    title: format!("q{k}: the discovered terms"),
+                    x: xc,
+                    y: yc,
+                    field: &s.reconstruction[layer],
+                },
+            )?);
+        }
+        if let Some(sensors) = &d.sensors {
+            written.extend(sensor_mask_figure(dir, &s.x, &s.y, sensors)?);
+        }
+    }
+    for (layer, l) in d.layers.iter().enumerate() {
+        let k = layer + 1;
+        written.extend(save_figure(
+            dir,
+            &format!("q{k}_coefficients"),
+            &Coefficients {
+                title: format!("{} q{k}: discovered vs expected error terms", d.name),
+                rows: coefficient_rows(&l.fit, &l.expected),
+            },
+        )?);
+        written.extend(sweep_figures(
+            dir,
+            &format!("q{k}_"),
+            &format!("{} q{k}", d.name),
+            &l.sweep,
+        )?);
+    }
+    Ok(written)
+}
+
+/// The sensor mask on an ny × nx grid (red: a sensor).
+pub fn sensor_mask_figure(
+    dir: &Path,
+    x: &[f64],
+    y: &[f64],
+    sensors: &[usize],
+) -> Result<Vec<PathBuf>, PlotError> {
+    let (nx, ny) = (x.len(), y.len());
+    let mut mask = ndarray::Array2::from_elem((ny, nx), -1.0);
+    for &p in sensors {
+        mask[[p / nx, p % nx]] = 1.0;
+    }
+    save_figure(
+        dir,
+        "sensor_mask",
+        &Field2d {
+            title: format!("sensors (red): {} of {}", sensors.len(), nx * ny),
+            x,
+            y,
+            field: &mask,
+        },
+    )
 }

@@ -12,10 +12,12 @@
 //! - [`crate::mlp`]: the authors' networks themselves (with and without a Fourier-feature
 //!   first layer), small enough to train on two cores.
 
+use crate::assimilation::cholesky::Cholesky;
+use crate::assimilation::gemm::product;
 use crate::error::{MedidaError, Result};
 use crate::mlp::{Mlp, MlpSettings};
 use crate::solvers::Spectral2d;
-use nalgebra::{Cholesky, DMatrix};
+use nalgebra::DMatrix;
 use num_complex::Complex64;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -130,13 +132,16 @@ pub fn interpolate(
             };
             let inputs: Vec<[f64; 2]> = sensors.iter().map(|&p| scaled(p)).collect();
             let everywhere: Vec<[f64; 2]> = (0..grid.points()).map(scaled).collect();
-            let mut out = Vec::with_capacity(observed.len());
-            for (f, values) in observed.iter().enumerate() {
-                let mut net = Mlp::new(settings, seed.wrapping_add(f as u64))?;
-                net.train(&inputs, values)?;
-                out.push(net.predict(&everywhere));
-            }
-            out
+            // One network per field, fields trained in parallel (each from its own seed).
+            observed
+                .par_iter()
+                .enumerate()
+                .map(|(f, values)| {
+                    let mut net = Mlp::new(settings, seed.wrapping_add(f as u64))?;
+                    net.train(&inputs, values)?;
+                    Ok(net.predict(&everywhere))
+                })
+                .collect::<Result<Vec<_>>>()?
         }
     };
     for (f, field) in fields.iter().enumerate() {
@@ -341,7 +346,7 @@ pub struct RffRidge {
     coordinates: Vec<[f64; 2]>,
     sensors: Vec<usize>,
     features_at_sensors: DMatrix<f64>,
-    gram: Cholesky<f64, nalgebra::Dyn>,
+    gram: Cholesky,
 }
 
 impl RffRidge {
@@ -388,14 +393,12 @@ impl RffRidge {
             })
             .collect();
         let features_at_sensors = feature_rows(&frequencies, &coordinates, sensors);
-        let mut gram = features_at_sensors.tr_mul(&features_at_sensors);
+        let mut gram = product(&features_at_sensors, true, &features_at_sensors, false);
         let scale = ridge * gram.trace() / features as f64;
         for i in 0..features {
             gram[(i, i)] += scale;
         }
-        let gram = Cholesky::new(gram).ok_or_else(|| {
-            MedidaError::Data("the random-feature Gram matrix is not positive definite".into())
-        })?;
+        let gram = Cholesky::new(gram)?;
         Ok(RffRidge {
             frequencies,
             coordinates,
@@ -413,7 +416,8 @@ impl RffRidge {
             .map(|v| v.iter().sum::<f64>() / s as f64)
             .collect();
         let data = DMatrix::from_fn(s, observed.len(), |r, f| observed[f][r] - means[f]);
-        let coefficients = self.gram.solve(&self.features_at_sensors.tr_mul(&data));
+        let mut coefficients = product(&self.features_at_sensors, true, &data, false);
+        self.gram.solve_in_place(&mut coefficients);
         let points = self.coordinates.len();
         let mut out = vec![vec![0.0; points]; observed.len()];
         const CHUNK: usize = 1024;
@@ -421,7 +425,12 @@ impl RffRidge {
             .into_par_iter()
             .map(|c| {
                 let rows: Vec<usize> = (c * CHUNK..((c + 1) * CHUNK).min(points)).collect();
-                feature_rows(&self.frequencies, &self.coordinates, &rows) * &coefficients
+                product(
+                    &feature_rows(&self.frequencies, &self.coordinates, &rows),
+                    false,
+                    &coefficients,
+                    false,
+                )
             })
             .collect();
         for (c, chunk) in chunks.iter().enumerate() {

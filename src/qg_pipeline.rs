@@ -46,12 +46,26 @@ pub struct QgDiscovery {
     pub noise: f64,
     pub interpolator: String,
     pub lowpass: Option<f64>,
+    /// Maps of the first pair, for the figures.
+    pub sample: Option<QgSample>,
+}
+
+/// The first pair on the grid: the sample state's PV (as observed and interpolated), and per
+/// layer the increment and the discovered terms' reconstruction inside the edge cut.
+#[derive(Clone, Debug)]
+pub struct QgSample {
+    pub x: Vec<f64>,
+    pub y: Vec<f64>,
+    pub edge_cut: usize,
+    pub pv: [Array2<f64>; 2],
+    pub increment: [Array2<f64>; 2],
+    pub reconstruction: [Array2<f64>; 2],
 }
 
 /// Sweep of the automatic threshold: 1 … 1e10, two points per decade.
 pub const QG_SWEEP: (f64, f64, usize) = (1.0, 1e10, 21);
 
-type Snapshots = Arc<Vec<Vec<Complex64>>>;
+pub type Snapshots = Arc<Vec<Vec<Complex64>>>;
 
 fn truth_cache() -> &'static Mutex<HashMap<String, Snapshots>> {
     static CACHE: OnceLock<Mutex<HashMap<String, Snapshots>>> = OnceLock::new();
@@ -78,7 +92,12 @@ fn initial_state(model: &QgModel, seed: u64) -> Vec<Complex64> {
     q
 }
 
-/// The truth's sample states (leapfrog, the authors' scheme), cached per run settings.
+/// The truth's sample states (leapfrog, the authors' scheme): spectra of both layers' PV,
+/// `pairs` of them `spacing` apart after the spin-up, cached per run settings.
+pub fn truth_states(case: &QgCase) -> Result<Snapshots> {
+    truth_snapshots(case, &case.truth_params())
+}
+
 fn truth_snapshots(case: &QgCase, params: &QgParams) -> Result<Snapshots> {
     let dt = case.truth.dt;
     let spinup = (case.truth.spinup / dt).round() as usize;
@@ -202,6 +221,9 @@ pub fn run_qg(case: &QgCase, progress: &dyn Fn(&str)) -> Result<QgDiscovery> {
         dt,
     )?;
     let mut library = QgLibrary::new(&case.library.terms, &model_params, case.library.edge_cut)?;
+    // The first pair again, unthinned, for the maps of the report.
+    let mut map_library =
+        QgLibrary::new(&case.library.terms, &model_params, case.library.edge_cut)?;
     if let (Some(cutoff), true) = (case.lowpass(), case.library.thin) {
         let (sx, sy) = library.nyquist_stride(cutoff);
         library = library.with_stride(sx, sy);
@@ -272,6 +294,7 @@ pub fn run_qg(case: &QgCase, progress: &dyn Fn(&str)) -> Result<QgDiscovery> {
 
     let points = truth_stepper.model().grid().points();
     let mut physical = vec![0.0; 2 * points];
+    let mut first = None;
     for (k, (q, next)) in states.iter().enumerate() {
         progress(&format!("pair {}/{}", k + 1, states.len()));
         let clock = Instant::now();
@@ -296,6 +319,15 @@ pub fn run_qg(case: &QgCase, progress: &dyn Fn(&str)) -> Result<QgDiscovery> {
         seconds.forecast += clock.elapsed().as_secs_f64();
         let clock = Instant::now();
         let columns = library.evaluate(q, multiplier.as_deref());
+        if k == 0 {
+            let mut pv = vec![0.0; 2 * points];
+            truth_stepper.model_mut().to_physical(q, &mut pv);
+            first = Some((
+                map_library.evaluate(q, multiplier.as_deref()),
+                [0, 1].map(|l| map_library.cut(&physical[l * points..(l + 1) * points])),
+                pv,
+            ));
+        }
         let rows = library.rows();
         let matrix = Array2::from_shape_fn((rows, columns.len()), |(r, c)| columns[c][r]);
         for (layer, stats) in stats.iter_mut().enumerate() {
@@ -349,6 +381,32 @@ pub fn run_qg(case: &QgCase, progress: &dyn Fn(&str)) -> Result<QgDiscovery> {
         });
     }
     seconds.regression += clock.elapsed().as_secs_f64();
+    let sample = first.map(|(columns, increment, pv)| {
+        let grid = truth_stepper.model().grid();
+        let (nx, ny, c) = (grid.nx(), grid.ny(), case.library.edge_cut);
+        let (w, h) = (nx - 2 * c, ny - 2 * c);
+        let reconstruction = [0, 1].map(|l| {
+            let fit = &layers[l].fit;
+            let mut r = vec![fit.intercept; w * h];
+            for &i in &fit.retained {
+                for (r, v) in r.iter_mut().zip(&columns[i]) {
+                    *r += fit.coefficients[i] * v;
+                }
+            }
+            Array2::from_shape_vec((h, w), r).expect("cut size")
+        });
+        QgSample {
+            x: grid.x(),
+            y: grid.y(),
+            edge_cut: c,
+            pv: [0, 1].map(|l| {
+                Array2::from_shape_vec((ny, nx), pv[l * points..(l + 1) * points].to_vec())
+                    .expect("grid size")
+            }),
+            increment: increment.map(|v| Array2::from_shape_vec((h, w), v).expect("cut size")),
+            reconstruction,
+        }
+    });
     Ok(QgDiscovery {
         name: case.name.clone(),
         rows: stats[0].rows,
@@ -359,6 +417,7 @@ pub fn run_qg(case: &QgCase, progress: &dyn Fn(&str)) -> Result<QgDiscovery> {
         noise: case.observations.noise,
         interpolator: interpolator.label(),
         lowpass: case.lowpass(),
+        sample,
     })
 }
 

@@ -2,11 +2,11 @@
 //! split): the observed system is data — a model, an [`Observation`] (H and R) and observed
 //! values — and each filter is a small settings struct with one `analyse` method.
 
-mod cholesky;
+pub(crate) mod cholesky;
 pub mod enkf;
 pub mod ensemble;
 pub mod etkf;
-mod gemm;
+pub(crate) mod gemm;
 pub mod letkf;
 pub mod localization;
 pub mod observation;
