@@ -7,13 +7,14 @@
 //!    interpolation — the figure of the paper's spectral-bias finding (a plain network loses
 //!    the small scales; Fourier features bring them back). Writes
 //!    `interpolation_spectra.{png,svg,csv}` and the sensor mask `sensor_mask.png`.
-//! 2. `--table`: MEDIDA on cases 1001 and 1002 for sensor fractions 1, 0.75, 0.5, 0.25 and
+//! 2. With `--table`: MEDIDA on cases 1001 and 1002 for sensor fractions 1, 0.75, 0.5, 0.25 and
 //!    each closed-form interpolator (10 pairs, 0.1 % noise, low-pass |K| ≤ 1.5): terms found,
 //!    worst coefficient error, interpolation seconds. `--mlp` adds the two networks to the
 //!    table (1 pair each: they train one network per field).
 //!
-//!     cargo run --release --example qg_interpolators -- [OUT_DIR] [--fraction 0.5] \
-//!     [--epochs 2000] [--width 64] [--table] [--mlp]
+//! Usage (options: `--fraction 0.5 --epochs 2000 --width 64 --table --mlp`):
+//!
+//!     cargo run --release --example qg_interpolators -- [OUT_DIR] [OPTIONS]
 
 mod common;
 
