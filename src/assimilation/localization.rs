@@ -27,6 +27,47 @@ impl Geometry {
         }
     }
 
+    /// Grid points within `reach` grid spacings of grid point `p` in every coordinate (a
+    /// superset of the disc of that radius), each once.
+    pub fn around(&self, p: usize, reach: f64) -> Vec<usize> {
+        let offsets = |n: usize| -> Vec<isize> {
+            let r = reach.floor().max(0.0) as usize;
+            if 2 * r + 1 >= n {
+                (0..n as isize).collect()
+            } else {
+                (-(r as isize)..=r as isize).collect()
+            }
+        };
+        let wrap = |x: isize, n: usize| x.rem_euclid(n as isize) as usize;
+        match *self {
+            Geometry::Periodic1d { points } => {
+                let c = (p % points) as isize;
+                let full = 2 * (reach.floor().max(0.0) as usize) + 1 >= points;
+                offsets(points)
+                    .into_iter()
+                    .map(|d| if full { d as usize } else { wrap(c + d, points) })
+                    .collect()
+            }
+            Geometry::Periodic2d { nx, ny } => {
+                let p = p % (nx * ny);
+                let (cx, cy) = ((p % nx) as isize, (p / nx) as isize);
+                let (full_x, full_y) = (
+                    2 * (reach.floor().max(0.0) as usize) + 1 >= nx,
+                    2 * (reach.floor().max(0.0) as usize) + 1 >= ny,
+                );
+                let xs: Vec<usize> = offsets(nx)
+                    .into_iter()
+                    .map(|d| if full_x { d as usize } else { wrap(cx + d, nx) })
+                    .collect();
+                offsets(ny)
+                    .into_iter()
+                    .map(|d| if full_y { d as usize } else { wrap(cy + d, ny) })
+                    .flat_map(|y| xs.iter().map(move |&x| y * nx + x))
+                    .collect()
+            }
+        }
+    }
+
     /// Periodic distance between the grid points of state entries `a` and `b`.
     pub fn distance(&self, a: usize, b: usize) -> f64 {
         let periodic = |x: usize, y: usize, n: usize| {
@@ -69,6 +110,32 @@ pub fn taper(distance: f64, radius: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `around` holds every point within the reach, each once (brute force on small grids,
+    /// reaches that wrap the grid included).
+    #[test]
+    fn around_covers_the_disc_of_its_reach() {
+        for geometry in [
+            Geometry::Periodic1d { points: 13 },
+            Geometry::Periodic2d { nx: 9, ny: 6 },
+            Geometry::Periodic2d { nx: 20, ny: 16 },
+        ] {
+            for reach in [0.5, 1.0, 2.7, 4.0, 30.0] {
+                for p in 0..geometry.points() {
+                    let mut got = geometry.around(p, reach);
+                    let count = got.len();
+                    got.sort_unstable();
+                    got.dedup();
+                    assert_eq!(got.len(), count, "{geometry:?} {reach}: duplicates");
+                    for q in 0..geometry.points() {
+                        if geometry.distance(p, q) <= reach {
+                            assert!(got.contains(&q), "{geometry:?} {reach}: {p} misses {q}");
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn gaspari_cohn_is_continuous_and_compact() {
