@@ -30,6 +30,8 @@ pub struct QgCase {
     #[serde(default)]
     pub interpolation: QgInterpolation,
     #[serde(default)]
+    pub assimilation: QgAssimilation,
+    #[serde(default)]
     pub library: QgLibrarySettings,
     #[serde(default)]
     pub regression: QgRegression,
@@ -127,6 +129,34 @@ impl Default for QgObservations {
             pairs: 10,
             noise: 0.0,
             fraction: 1.0,
+        }
+    }
+}
+
+/// An ensemble filter for the state at t + Δt of each pair (isolated pairs, as in KS): members
+/// start from the interpolated state at t plus random fields with its spectrum (random
+/// phases, std `perturbation` × std ψ_k), take one imperfect-model step, and the filter
+/// combines them with the sensors at t + Δt.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QgAssimilation {
+    /// "none" | "letkf" | "etkf" | "enkf".
+    pub method: String,
+    pub members: usize,
+    pub perturbation: f64,
+    pub inflation: f64,
+    /// LETKF localization radius in grid spacings (DAPPER's convention).
+    pub localization: f64,
+}
+
+impl Default for QgAssimilation {
+    fn default() -> Self {
+        QgAssimilation {
+            method: "none".into(),
+            members: 20,
+            perturbation: 0.01,
+            inflation: 1.0,
+            localization: 4.0,
         }
     }
 }
@@ -282,6 +312,42 @@ impl QgCase {
             );
         }
         self.interpolator()?;
+        let a = &self.assimilation;
+        match a.method.as_str() {
+            "none" => {}
+            "letkf" | "etkf" | "enkf" => {
+                if self.observations.noise <= 0.0 {
+                    return bad(
+                        "assimilation.method",
+                        format!(
+                            "\"{}\" needs observations.noise > 0 (a filter weighs the sensors by their error variance)",
+                            a.method
+                        ),
+                    );
+                }
+                if a.members < 2 {
+                    return bad(
+                        "assimilation.members",
+                        format!("{}: a filter needs at least 2", a.members),
+                    );
+                }
+                for (key, v) in [
+                    ("assimilation.perturbation", a.perturbation),
+                    ("assimilation.inflation", a.inflation),
+                    ("assimilation.localization", a.localization),
+                ] {
+                    if !(v.is_finite() && v > 0.0) {
+                        return bad(key, format!("{v} must be positive"));
+                    }
+                }
+            }
+            other => {
+                return bad(
+                    "assimilation.method",
+                    format!("`{other}` is not one of none, letkf, etkf, enkf"),
+                )
+            }
+        }
         match &self.library.lowpass {
             Threshold::Named(n) if n == "auto" => {}
             Threshold::Named(n) => {

@@ -4,6 +4,7 @@
 //! (with the model's one-step hyperviscous damping applied, which makes the regression exact
 //! for Euler pairs), the edge cut, one RVM per layer with the threshold chosen from a sweep.
 
+use crate::assimilation::{Analysis, Etkf, Geometry, Letkf, Observation, Space, StochasticEnkf};
 use crate::equation::Equation;
 use crate::error::{MedidaError, Result};
 use crate::normal_equations::NormalEquations;
@@ -12,12 +13,16 @@ use crate::qg_config::{QgCase, Threshold};
 use crate::qg_interpolation::{interpolate, sensor_mask, InterpolatorKind};
 use crate::qg_library::QgLibrary;
 use crate::rvm::{fit, RvmFit, RvmSettings};
-use crate::solvers::{QgModel, QgParams, QgScheme, QgStepper, Stepper};
+use crate::solvers::{
+    QgIntervalModel, QgModel, QgParams, QgScheme, QgStepper, Spectral2d, Stepper,
+};
 use crate::sweep::{log_thresholds, select_knee, threshold_sweep, SweepPoint};
+use nalgebra::DMatrix;
 use ndarray::{Array1, Array2};
 use num_complex::Complex64;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
 use rand_distr::{Distribution, Normal};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -46,6 +51,8 @@ pub struct QgDiscovery {
     pub noise: f64,
     pub interpolator: String,
     pub lowpass: Option<f64>,
+    /// The ensemble filter, if any (e.g. "letkf (20 members)").
+    pub assimilation: Option<String>,
     /// Maps of the first pair, for the figures.
     pub sample: Option<QgSample>,
 }
@@ -151,11 +158,12 @@ fn observed_states(
     noise: f64,
     interpolator: &InterpolatorKind,
     seed: u64,
-) -> Result<Vec<(Vec<Complex64>, Vec<Complex64>)>> {
+) -> Result<Observed> {
     let (n, points) = (model.modes(), model.grid().points());
     let mut psi = vec![Complex64::new(0.0, 0.0); 2 * n];
     let mut field = vec![0.0; 2 * points];
     let mut observed = Vec::with_capacity(4 * states.len());
+    let mut variances = Vec::with_capacity(4 * states.len());
     for (k, (now, next)) in states.iter().enumerate() {
         for (time, q) in [now, next].into_iter().enumerate() {
             model.invert(q, &mut psi);
@@ -167,6 +175,7 @@ fn observed_states(
                     (f.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / points as f64).sqrt();
                 let mut rng = ChaCha8Rng::seed_from_u64(seed);
                 rng.set_stream(1 + ((k * 2 + time) * 2 + layer) as u64);
+                variances.push((noise * std).powi(2));
                 let normal = Normal::new(0.0, noise * std).map_err(|e| {
                     MedidaError::Config(format!("observations.noise = {noise}: {e}"))
                 })?;
@@ -186,17 +195,137 @@ fn observed_states(
         }
     }
     let fields = interpolate(interpolator, model.grid(), sensors, &observed, seed)?;
-    let mut out = Vec::with_capacity(states.len());
-    let mut to_pv = |fields: &[Vec<f64>]| -> Result<Vec<Complex64>> {
-        let psi = model.to_spectral(&[fields[0].as_slice(), fields[1].as_slice()].concat())?;
-        let mut q = vec![Complex64::new(0.0, 0.0); 2 * n];
-        model.potential_vorticity(&psi, &mut q);
-        Ok(q)
-    };
+    let mut states = Vec::with_capacity(states.len());
     for pair in fields.chunks_exact(4) {
-        out.push((to_pv(&pair[..2])?, to_pv(&pair[2..])?));
+        states.push((
+            pv_of(model, &[pair[0].as_slice(), pair[1].as_slice()].concat())?,
+            pv_of(model, &[pair[2].as_slice(), pair[3].as_slice()].concat())?,
+        ));
     }
-    Ok(out)
+    Ok(Observed {
+        states,
+        fields,
+        observed,
+        variances,
+    })
+}
+
+/// PV spectra of both layers from [ψ1; ψ2] on the grid.
+fn pv_of(model: &mut QgModel, psi: &[f64]) -> Result<Vec<Complex64>> {
+    let psi = model.to_spectral(psi)?;
+    let mut q = vec![Complex64::new(0.0, 0.0); psi.len()];
+    model.potential_vorticity(&psi, &mut q);
+    Ok(q)
+}
+
+/// What the sensors gave and what the interpolator made of it.
+struct Observed {
+    /// (PV at t, PV at t + Δt) per pair.
+    states: Vec<(Vec<Complex64>, Vec<Complex64>)>,
+    /// ψ_k on the grid, per pair: [ψ1(t), ψ2(t), ψ1(t+Δt), ψ2(t+Δt)].
+    fields: Vec<Vec<f64>>,
+    /// Sensor values in the same order.
+    observed: Vec<Vec<f64>>,
+    /// Their noise variances.
+    variances: Vec<f64>,
+}
+
+/// The ensemble analysis at t + Δt of pair `k` (see [`crate::qg_config::QgAssimilation`]);
+/// returns [ψ1; ψ2] on the grid.
+#[allow(clippy::too_many_arguments)]
+fn ensemble_analysis(
+    case: &QgCase,
+    model: &QgIntervalModel,
+    grid: &mut Spectral2d,
+    start: [&[f64]; 2],
+    sensors: &[usize],
+    observed: [&[f64]; 2],
+    variances: [f64; 2],
+    k: usize,
+) -> Result<Vec<f64>> {
+    let settings = &case.assimilation;
+    let points = grid.points();
+    let members = settings.members;
+    let mut ensemble = DMatrix::zeros(2 * points, members);
+    // Random fields with the start state's spectrum: each mode times a complex normal.
+    let mut spectra = Vec::with_capacity(2);
+    let mut stds = [0.0; 2];
+    for layer in 0..2 {
+        let mut s = vec![Complex64::new(0.0, 0.0); grid.modes()];
+        grid.forward(start[layer], &mut s);
+        s[0] = Complex64::new(0.0, 0.0);
+        spectra.push(s);
+        let f = start[layer];
+        let mean = f.iter().sum::<f64>() / points as f64;
+        stds[layer] = (f.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / points as f64).sqrt();
+    }
+    let mut field = vec![0.0; points];
+    let mut spectrum = vec![Complex64::new(0.0, 0.0); grid.modes()];
+    for member in 0..members {
+        let mut rng = ChaCha8Rng::seed_from_u64(case.seed ^ 0x00a5_5a17);
+        rng.set_stream(((k as u64) << 32) | member as u64);
+        for layer in 0..2 {
+            for (out, s) in spectrum.iter_mut().zip(&spectra[layer]) {
+                let z = Complex64::new(
+                    StandardNormal.sample(&mut rng),
+                    StandardNormal.sample(&mut rng),
+                );
+                *out = s * z;
+            }
+            grid.inverse(&spectrum, &mut field);
+            let spread = (field.iter().map(|v| v * v).sum::<f64>() / points as f64).sqrt();
+            let scale = if spread > 0.0 {
+                settings.perturbation * stds[layer] / spread
+            } else {
+                0.0
+            };
+            for (i, v) in field.iter().enumerate() {
+                ensemble[(layer * points + i, member)] = start[layer][i] + scale * v;
+            }
+        }
+    }
+    crate::assimilation::forecast(model, &mut ensemble).map_err(|e| {
+        MedidaError::Config(format!(
+            "the forecast ensemble of pair {k} failed: {e} (lower assimilation.perturbation)"
+        ))
+    })?;
+    let indices: Vec<usize> = sensors
+        .iter()
+        .copied()
+        .chain(sensors.iter().map(|p| p + points))
+        .collect();
+    let variance: Vec<f64> = [variances[0], variances[1]]
+        .iter()
+        .flat_map(|v| std::iter::repeat_n(*v, sensors.len()))
+        .collect();
+    let observation = Observation::new(2 * points, indices, variance)?;
+    let values: Vec<f64> = observed[0].iter().chain(observed[1]).copied().collect();
+    let (inflation, seed) = (settings.inflation, case.seed);
+    match settings.method.as_str() {
+        "letkf" => Letkf {
+            inflation,
+            radius: settings.localization,
+            geometry: Geometry::Periodic2d {
+                nx: grid.nx(),
+                ny: grid.ny(),
+            },
+        }
+        .analyse(&mut ensemble, &observation, &values, k as u64)?,
+        "etkf" => Etkf {
+            inflation,
+            space: Space::Auto,
+        }
+        .analyse(&mut ensemble, &observation, &values, k as u64)?,
+        _ => StochasticEnkf {
+            inflation,
+            seed,
+            space: Space::Auto,
+        }
+        .analyse(&mut ensemble, &observation, &values, k as u64)?,
+    }
+    Ok(crate::assimilation::ensemble::mean(&ensemble)
+        .as_slice()
+        .to_vec())
 }
 
 pub fn run_qg(case: &QgCase, progress: &dyn Fn(&str)) -> Result<QgDiscovery> {
@@ -280,7 +409,7 @@ pub fn run_qg(case: &QgCase, progress: &dyn Fn(&str)) -> Result<QgDiscovery> {
             case.observations.fraction,
             case.seed,
         )?;
-        states = observed_states(
+        let observed = observed_states(
             truth_stepper.model_mut(),
             &states,
             &mask,
@@ -288,6 +417,34 @@ pub fn run_qg(case: &QgCase, progress: &dyn Fn(&str)) -> Result<QgDiscovery> {
             &interpolator,
             case.seed,
         )?;
+        states = observed.states;
+        if case.assimilation.method != "none" {
+            progress(&format!("{} analyses", case.assimilation.method));
+            let filter_model = QgIntervalModel::new(
+                QgModel::new(model_params.clone())?,
+                QgScheme::ForwardEuler,
+                dt,
+                1,
+            )?
+            .on_streamfunction();
+            let mut grid = truth_stepper.model().grid().clone();
+            for (k, state) in states.iter_mut().enumerate() {
+                let f = &observed.fields[4 * k..4 * k + 4];
+                let o = &observed.observed[4 * k..4 * k + 4];
+                let v = &observed.variances[4 * k..4 * k + 4];
+                let analysis = ensemble_analysis(
+                    case,
+                    &filter_model,
+                    &mut grid,
+                    [&f[0], &f[1]],
+                    &mask,
+                    [&o[2], &o[3]],
+                    [v[2], v[3]],
+                    k,
+                )?;
+                state.1 = pv_of(truth_stepper.model_mut(), &analysis)?;
+            }
+        }
         sensors = Some(mask);
         seconds.assimilation = clock.elapsed().as_secs_f64();
     }
@@ -417,6 +574,12 @@ pub fn run_qg(case: &QgCase, progress: &dyn Fn(&str)) -> Result<QgDiscovery> {
         noise: case.observations.noise,
         interpolator: interpolator.label(),
         lowpass: case.lowpass(),
+        assimilation: (case.assimilation.method != "none").then(|| {
+            format!(
+                "{} ({} members)",
+                case.assimilation.method, case.assimilation.members
+            )
+        }),
         sample,
     })
 }
@@ -440,8 +603,12 @@ fn observation_summary(d: &QgDiscovery) -> String {
         .lowpass
         .map_or("no low-pass".into(), |k| format!("low-pass |K| ≤ {k}"));
     format!(
-        "{sensors} sensors, noise {} × std ψ, interpolation {}, {lowpass}",
-        d.noise, d.interpolator
+        "{sensors} sensors, noise {} × std ψ, interpolation {}{}, {lowpass}",
+        d.noise,
+        d.interpolator,
+        d.assimilation
+            .as_ref()
+            .map_or(String::new(), |a| format!(", then {a} at t + Δt"))
     )
 }
 
@@ -518,6 +685,7 @@ pub fn qg_report(d: &QgDiscovery) -> serde_json::Value {
             "noise": d.noise,
             "interpolation": d.interpolator,
             "lowpass": d.lowpass,
+            "assimilation": d.assimilation,
         },
         "seconds": {
             "truth": d.seconds.truth,

@@ -231,6 +231,8 @@ impl QgStepper {
 pub struct QgIntervalModel {
     prototype: QgStepper,
     steps: usize,
+    /// The state is [ψ1; ψ2] on the grid instead of [q1; q2].
+    streamfunction: bool,
 }
 
 pub struct QgWorkspace {
@@ -251,7 +253,15 @@ impl QgIntervalModel {
         Ok(QgIntervalModel {
             prototype: QgStepper::new(model, scheme, dt)?,
             steps,
+            streamfunction: false,
         })
+    }
+
+    /// States are the streamfunctions [ψ1; ψ2] on the grid (what sensors of a QG flow see):
+    /// each advance inverts to PV, steps, and inverts back.
+    pub fn on_streamfunction(mut self) -> Self {
+        self.streamfunction = true;
+        self
     }
 }
 
@@ -271,8 +281,17 @@ impl Model for QgIntervalModel {
     fn advance(&self, state: &mut [f64], workspace: &mut QgWorkspace) -> Result<()> {
         let stepper = &mut workspace.stepper;
         let mut q = stepper.model_mut().to_spectral(state)?;
+        if self.streamfunction {
+            let psi = q.clone();
+            stepper.model().potential_vorticity(&psi, &mut q);
+        }
         stepper.reset();
         stepper.advance(&mut q, self.steps, 0)?;
+        if self.streamfunction {
+            let mut psi = q.clone();
+            stepper.model().invert(&q, &mut psi);
+            q = psi;
+        }
         stepper.model_mut().to_physical(&q, state);
         crate::error::finite_forecast(state)
     }

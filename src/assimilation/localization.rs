@@ -45,7 +45,13 @@ impl Geometry {
                 let full = 2 * (reach.floor().max(0.0) as usize) + 1 >= points;
                 offsets(points)
                     .into_iter()
-                    .map(|d| if full { d as usize } else { wrap(c + d, points) })
+                    .map(|d| {
+                        if full {
+                            d as usize
+                        } else {
+                            wrap(c + d, points)
+                        }
+                    })
                     .collect()
             }
             Geometry::Periodic2d { nx, ny } => {
