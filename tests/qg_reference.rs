@@ -176,3 +176,118 @@ fn rvm_on_the_authors_qg_matrices_finds_the_expected_terms() {
         }
     }
 }
+
+/// From the authors' snapshot, our forward-Euler pairs of truth and imperfect model (the case
+/// files' parameters) give their targets h1, h2 to round-off for the cases whose error leaves
+/// the Jacobian alone (1001, 1002, 1007: the Jacobian, β, sponge and hyperviscosity cancel in
+/// truth − model), and our library at their model's one-step state gives their columns: ψ, ψR,
+/// y and the Laplacians to round-off, ∂x + ∂y to 1e-3 (measured 1.4e-4: their first
+/// derivatives keep the Nyquist row and column, ours set them to zero, as for β above). Their J1, J2 columns are the one thing not
+/// reproduced: 3–5 % max difference (see README and scripts/authors_jacobian.py); the bound
+/// here only pins that gap so that it cannot silently grow.
+#[test]
+fn our_pairs_reproduce_the_authors_targets_and_library_columns() {
+    use medida::qg_config::QgCase;
+    use medida::qg_library::QgLibrary;
+    use medida::solvers::{QgScheme, QgStepper, Stepper};
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for case in [1001, 1002, 1007] {
+        let path = root.join(format!("data/reference-qg/qg-case{case}-1pair.npz"));
+        let text =
+            std::fs::read_to_string(root.join(format!("data/qg/qg-case{case}.toml"))).unwrap();
+        let config = QgCase::from_toml(&text).unwrap();
+        let (truth, model) = (config.truth_params(), config.model_params());
+        let state = |a: &str, b: &str| -> Vec<Complex64> {
+            let mut m = QgModel::new(truth.clone()).unwrap();
+            let mut field: Vec<f64> = read_matrix(&path, a).unwrap().iter().copied().collect();
+            field.extend(read_matrix(&path, b).unwrap().iter().copied());
+            let psi = m.to_spectral(&field).unwrap();
+            let mut q = vec![Complex64::new(0.0, 0.0); psi.len()];
+            m.potential_vorticity(&psi, &mut q);
+            q
+        };
+        let q = state("psi1_t", "psi2_t");
+        let step = |params: &QgParams| {
+            let mut stepper = QgStepper::new(
+                QgModel::new(params.clone()).unwrap(),
+                QgScheme::ForwardEuler,
+                0.025,
+            )
+            .unwrap();
+            let mut next = q.clone();
+            stepper.advance(&mut next, 1, 0).unwrap();
+            next
+        };
+        let (after_truth, after_model) = (step(&truth), step(&model));
+        let increment: Vec<Complex64> = after_truth
+            .iter()
+            .zip(&after_model)
+            .map(|(t, m)| (t - m) / 0.025)
+            .collect();
+        let mut helper = QgModel::new(truth.clone()).unwrap();
+        let points = helper.grid().points();
+        let mut physical = vec![0.0; 2 * points];
+        helper.to_physical(&increment, &mut physical);
+        let names: Vec<String> = [
+            "lap(psi1)",
+            "lap(psi2)",
+            "dx(psi1)",
+            "dy(psi1)",
+            "dx(psi2)",
+            "dy(psi2)",
+            "psi1",
+            "psi2",
+            "psiR",
+            "J1",
+            "J2",
+            "y",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut library = QgLibrary::new(&names, &model, 20).unwrap();
+        // Relative to the larger layer's target: case 1007's layer 1 has no error at all.
+        let targets: Vec<Vec<f64>> = (1..=2)
+            .map(|k| read_vector(&path, &format!("h{k}")).unwrap().to_vec())
+            .collect();
+        let scale = targets.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
+        for (layer, theirs) in targets.iter().enumerate() {
+            let ours = library.cut(&physical[layer * points..(layer + 1) * points]);
+            let d = ours
+                .iter()
+                .zip(theirs)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max)
+                / scale;
+            assert!(d < 1e-10, "case {case}, h{}: {d:e}", layer + 1);
+        }
+        let columns = library.evaluate(&state("psi1_model_tp1", "psi2_model_tp1"), None);
+        let theirs = read_matrix(&path, "library").unwrap();
+        let column = |j: usize| theirs.column(j).to_vec();
+        let sum = |a: usize, b: usize| -> Vec<f64> {
+            columns[a]
+                .iter()
+                .zip(&columns[b])
+                .map(|(x, y)| x + y)
+                .collect()
+        };
+        for (ours, j, tolerance, label) in [
+            (columns[0].clone(), 0, 1e-10, "lap_psi1"),
+            (columns[1].clone(), 1, 1e-10, "lap_psi2"),
+            (sum(2, 3), 2, 1e-3, "dxdy_psi1"),
+            (sum(4, 5), 3, 1e-3, "dxdy_psi2"),
+            (columns[6].clone(), 4, 1e-10, "psi1"),
+            (columns[7].clone(), 5, 1e-10, "psi2"),
+            (columns[8].clone(), 6, 1e-10, "psiR"),
+            (columns[11].clone(), 9, 1e-10, "y"),
+        ] {
+            let d = relative_difference(&ours, &column(j));
+            assert!(d < tolerance, "case {case}, {label}: {d:e}");
+        }
+        for (ours, j) in [(&columns[9], 7), (&columns[10], 8)] {
+            let d = relative_difference(ours, &column(j));
+            eprintln!("case {case}, J column {j}: {d:.3e} (the known gap)");
+            assert!(d < 0.06, "case {case}, J column {j}: {d:e}");
+        }
+    }
+}
