@@ -70,6 +70,16 @@ fn sparse_noisy_cases_1001_and_1002_are_recovered_within_5_percent() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
+/// The authors' commented-out extensions (biharmonic, hyperviscous and product columns: 22
+/// in all) do not confuse the regression: case 1005 still gives exactly its terms.
+#[test]
+fn the_extended_library_still_finds_exactly_the_terms_of_case_1005() {
+    let c = named("qg-case1005-extended");
+    assert_eq!(c.library.terms.len(), 22);
+    let failures = check(&run_qg(&c, &|_| {}).unwrap(), 0.01);
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
 /// The data-assimilation answer to the same problem: an LETKF (40 members, radius 2 grid
 /// spacings) of the imperfect model for the state at t + Δt, from the interpolated state at
 /// t and the sensors at t + Δt. Measured: exact terms, worst error 1.4 % (interpolation
