@@ -334,11 +334,6 @@ pub fn run_qg(case: &QgCase, progress: &dyn Fn(&str)) -> Result<QgDiscovery> {
     let model_params = case.model_params();
     let dt = case.truth.dt;
 
-    progress("QG truth run");
-    let clock = Instant::now();
-    let snapshots = truth_snapshots(case, &truth_params)?;
-    seconds.truth = clock.elapsed().as_secs_f64();
-
     let mut truth_stepper = QgStepper::new(
         QgModel::new(truth_params.clone())?,
         QgScheme::ForwardEuler,
@@ -357,6 +352,21 @@ pub fn run_qg(case: &QgCase, progress: &dyn Fn(&str)) -> Result<QgDiscovery> {
         let (sx, sy) = library.nyquist_stride(cutoff);
         library = library.with_stride(sx, sy);
     }
+    let total_rows = library.rows() * case.observations.pairs;
+    if total_rows < 2 * library.names().len() {
+        return Err(MedidaError::Config(format!(
+            "{total_rows} rows per layer ({} pair(s), after the edge cut{}) for {} library columns: \
+             use more pairs, a smaller library.edge_cut, a higher library.lowpass or library.thin = false",
+            case.observations.pairs,
+            if case.library.thin && case.lowpass().is_some() { " and thinning" } else { "" },
+            library.names().len()
+        )));
+    }
+    // Settings are checked above; the spin-up is the expensive part.
+    progress("QG truth run");
+    let clock = Instant::now();
+    let snapshots = truth_snapshots(case, &truth_params)?;
+    seconds.truth = clock.elapsed().as_secs_f64();
     let multiplier: Option<Vec<f64>> = case.library.propagator.then(|| {
         model_stepper
             .model()

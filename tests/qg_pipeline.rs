@@ -181,3 +181,23 @@ fn bad_qg_case_files_are_errors_naming_the_key() {
         assert!(err.contains(key), "{text}: {err}");
     }
 }
+
+/// A low-pass so low that thinning leaves fewer rows than twice the columns: a clear error
+/// before any spin-up, naming the settings to change.
+#[test]
+fn too_few_rows_for_the_library_is_a_clear_error() {
+    let text = "[system]\nkind = \"qg\"\n[observations]\npairs = 1\nnoise = 0.001\n\
+        [library]\nlowpass = 0.05\n";
+    let clock = std::time::Instant::now();
+    let err = run_qg(&QgCase::from_toml(text).unwrap(), &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("rows per layer") && err.contains("library.lowpass"),
+        "{err}"
+    );
+    assert!(
+        clock.elapsed().as_secs_f64() < 5.0,
+        "checked after the spin-up"
+    );
+}
