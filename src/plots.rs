@@ -193,7 +193,10 @@ impl SpaceTime<'_> {
 /// A linear axis label: plain with up to 4 significant decimals, scientific when tiny or huge.
 fn tick(v: f64) -> String {
     let a = v.abs();
-    if a != 0.0 && !(1e-3..1e5).contains(&a) {
+    if a < 1e-12 {
+        // Round-off of a tick meant to sit at zero.
+        "0".into()
+    } else if !(1e-3..1e5).contains(&a) {
         format!("{v:.1e}")
     } else {
         let s = format!("{v:.4}");
@@ -342,6 +345,7 @@ impl Figure for Coefficients {
         chart
             .configure_mesh()
             .disable_x_mesh()
+            .y_label_formatter(&|v: &f64| tick(*v))
             .x_labels(n)
             .x_label_formatter(&|v| {
                 let i = v.round();
