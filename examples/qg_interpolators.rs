@@ -19,6 +19,7 @@
 mod common;
 
 use medida::mlp::MlpSettings;
+use medida::pipeline::std_of;
 use medida::plots::{save_figure, sensor_mask_figure, Lines};
 use medida::qg_config::QgCase;
 use medida::qg_interpolation::{interpolate, radial_spectrum, sensor_mask, InterpolatorKind};
@@ -85,11 +86,7 @@ fn main() -> anyhow::Result<()> {
     model.to_physical(&psi, &mut fields);
     let truth = fields[..points].to_vec();
     let sensors = sensor_mask(points, fraction, base.seed)?;
-    let std = {
-        let mean = truth.iter().sum::<f64>() / points as f64;
-        (truth.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / points as f64).sqrt()
-    };
-    let noise = Normal::new(0.0, 1e-3 * std)?;
+    let noise = Normal::new(0.0, 1e-3 * std_of(&truth))?;
     let mut rng = ChaCha8Rng::seed_from_u64(base.seed);
     let observed: Vec<f64> = sensors
         .iter()

@@ -148,7 +148,7 @@ fn relative_error(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// Standard deviation of a field.
-fn std_of(u: &[f64]) -> f64 {
+pub fn std_of(u: &[f64]) -> f64 {
     let mean = u.iter().sum::<f64>() / u.len() as f64;
     (u.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / u.len() as f64).sqrt()
 }

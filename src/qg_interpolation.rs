@@ -123,15 +123,8 @@ pub fn interpolate(
             ridge,
         } => RffRidge::new(grid, sensors, *features, *sigma, *ridge, seed)?.fit_all(observed)?,
         InterpolatorKind::Mlp(settings) => {
-            let (x, y) = (grid.x(), grid.y());
-            let scaled = |p: usize| {
-                [
-                    2.0 * PI * x[p % grid.nx()] / grid.lx(),
-                    2.0 * PI * y[p / grid.nx()] / grid.ly(),
-                ]
-            };
-            let inputs: Vec<[f64; 2]> = sensors.iter().map(|&p| scaled(p)).collect();
-            let everywhere: Vec<[f64; 2]> = (0..grid.points()).map(scaled).collect();
+            let everywhere = scaled_coordinates(grid);
+            let inputs: Vec<[f64; 2]> = sensors.iter().map(|&p| everywhere[p]).collect();
             // One network per field, fields trained in parallel (each from its own seed).
             observed
                 .par_iter()
@@ -383,15 +376,7 @@ impl RffRidge {
                 ]
             })
             .collect();
-        let (x, y) = (grid.x(), grid.y());
-        let coordinates: Vec<[f64; 2]> = (0..grid.points())
-            .map(|p| {
-                [
-                    2.0 * PI * x[p % grid.nx()] / grid.lx(),
-                    2.0 * PI * y[p / grid.nx()] / grid.ly(),
-                ]
-            })
-            .collect();
+        let coordinates = scaled_coordinates(grid);
         let features_at_sensors = feature_rows(&frequencies, &coordinates, sensors);
         let mut gram = product(&features_at_sensors, true, &features_at_sensors, false);
         let scale = ridge * gram.trace() / features as f64;
@@ -442,6 +427,20 @@ impl RffRidge {
         }
         Ok(out)
     }
+}
+
+/// Every grid point's coordinates scaled to [−π, π)², row-major: the inputs of the
+/// random-feature and network interpolators.
+fn scaled_coordinates(grid: &Spectral2d) -> Vec<[f64; 2]> {
+    let (x, y) = (grid.x(), grid.y());
+    (0..grid.points())
+        .map(|p| {
+            [
+                2.0 * PI * x[p % grid.nx()] / grid.lx(),
+                2.0 * PI * y[p / grid.nx()] / grid.ly(),
+            ]
+        })
+        .collect()
 }
 
 /// [cos ω·v, sin ω·v] for the given points, one row per point.

@@ -276,6 +276,8 @@ impl QgLibrary {
         let mut spectrum = vec![Complex64::new(0.0, 0.0); n];
         let mut field = vec![0.0; nx * ny];
         let mut out = Vec::with_capacity(self.columns.len());
+        // Factor spectra of product columns.
+        let (mut sa, mut sb) = (spectrum.clone(), spectrum.clone());
         let grid = self.helper.grid();
         let factor_spectrum = |f: Factor, out: &mut [Complex64]| {
             for (m, o) in out.iter_mut().enumerate() {
@@ -308,8 +310,6 @@ impl QgLibrary {
                     }
                 }
                 QgColumn::Product(a, b) => {
-                    let mut sa = vec![Complex64::new(0.0, 0.0); n];
-                    let mut sb = vec![Complex64::new(0.0, 0.0); n];
                     factor_spectrum(a, &mut sa);
                     factor_spectrum(b, &mut sb);
                     self.products

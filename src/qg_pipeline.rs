@@ -8,7 +8,7 @@ use crate::assimilation::{Analysis, Etkf, Geometry, Letkf, Observation, Space, S
 use crate::equation::Equation;
 use crate::error::{MedidaError, Result};
 use crate::normal_equations::NormalEquations;
-use crate::pipeline::Timings;
+use crate::pipeline::{std_of, Timings};
 use crate::qg_config::{QgCase, Threshold};
 use crate::qg_interpolation::{interpolate, sensor_mask, InterpolatorKind};
 use crate::qg_library::QgLibrary;
@@ -170,9 +170,7 @@ fn observed_states(
             model.to_physical(&psi, &mut field);
             for layer in 0..2 {
                 let f = &field[layer * points..(layer + 1) * points];
-                let mean = f.iter().sum::<f64>() / points as f64;
-                let std =
-                    (f.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / points as f64).sqrt();
+                let std = std_of(f);
                 let mut rng = ChaCha8Rng::seed_from_u64(seed);
                 rng.set_stream(1 + ((k * 2 + time) * 2 + layer) as u64);
                 variances.push((noise * std).powi(2));
@@ -255,9 +253,7 @@ fn ensemble_analysis(
         grid.forward(start[layer], &mut s);
         s[0] = Complex64::new(0.0, 0.0);
         spectra.push(s);
-        let f = start[layer];
-        let mean = f.iter().sum::<f64>() / points as f64;
-        stds[layer] = (f.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / points as f64).sqrt();
+        stds[layer] = std_of(start[layer]);
     }
     let mut field = vec![0.0; points];
     let mut spectrum = vec![Complex64::new(0.0, 0.0); grid.modes()];

@@ -19,34 +19,15 @@ fn named(name: &str) -> QgCase {
 fn check(discovery: &medida::qg_pipeline::QgDiscovery, tolerance: f64) -> Vec<String> {
     let mut failures = Vec::new();
     for (layer, l) in discovery.layers.iter().enumerate() {
-        let mut found: Vec<String> = l
-            .fit
-            .retained
-            .iter()
-            .map(|&i| l.fit.names[i].clone())
-            .collect();
-        let mut wanted: Vec<String> = l.expected.iter().map(|(t, _)| t.clone()).collect();
-        found.sort();
-        wanted.sort();
-        if found != wanted {
+        let (exact, worst) = l.fit.compare(&l.expected);
+        if !exact || worst > tolerance {
             failures.push(format!(
-                "{} layer {}: expected {wanted:?}, found {}",
+                "{} layer {}: expected {:?}, found {} (worst relative error {worst:.2e})",
                 discovery.name,
                 layer + 1,
+                l.expected,
                 l.equation
             ));
-            continue;
-        }
-        for (term, value) in &l.expected {
-            let i = l.fit.names.iter().position(|n| n == term).unwrap();
-            if (l.fit.coefficients[i] - value).abs() > tolerance * value.abs() {
-                failures.push(format!(
-                    "{} layer {}: {term} = {} vs {value}",
-                    discovery.name,
-                    layer + 1,
-                    l.fit.coefficients[i]
-                ));
-            }
         }
     }
     failures
