@@ -183,6 +183,44 @@ fn enkf_ensemble_and_observation_space_forms_agree() {
 }
 
 #[test]
+fn enkf_forms_agree_with_every_entry_or_an_entry_twice_observed() {
+    // The observation-space form updates observed entries without forming A Sᵀ; check it
+    // against the ensemble-space form when all entries are observed and when one is observed
+    // twice (the shortcut must then use one of its observations, not both).
+    let (prior_mean, prior_covariance) = prior();
+    let truth: Vec<f64> = prior_mean.iter().map(|x| x + 0.3).collect();
+    let cases = [
+        Observation::new(6, (0..6).collect(), vec![0.4, 1.0, 0.3, 0.8, 0.5, 0.2]).unwrap(),
+        Observation::new(6, vec![5, 2, 2, 0], vec![0.4, 1.0, 0.3, 0.8]).unwrap(),
+    ];
+    // 5 members: the observation-space form solves with every innovation; 12 members (at
+    // least twice the observations): it forms the gain once.
+    for (observation, members) in cases.iter().flat_map(|o| [(o, 5), (o, 12)]) {
+        let values = observation.observe(&truth);
+        let start = exact_ensemble(&prior_mean, &prior_covariance, members, 2);
+        let mut results = Vec::new();
+        for space in [Space::Ensemble, Space::Observation] {
+            let mut ensemble = start.clone();
+            StochasticEnkf {
+                inflation: 1.0,
+                seed: 4,
+                space,
+            }
+            .analyse(&mut ensemble, observation, &values, 3)
+            .unwrap();
+            results.push(ensemble);
+        }
+        let difference = relative(&results[0], &results[1]);
+        let indices = observation.indices();
+        assert!(difference < 1e-12, "{indices:?}, {members}: {difference}");
+        assert!(
+            relative(&results[0], &start) > 1e-3,
+            "the analysis moved nothing"
+        );
+    }
+}
+
+#[test]
 fn analysis_is_unchanged_when_observations_are_permuted() {
     let (prior_mean, prior_covariance) = prior();
     let (observation, values) = observation();

@@ -1,18 +1,25 @@
 //! Stochastic EnKF with perturbed observations (Burgers et al. 1998; the MEDIDA paper's
 //! filter): every member is updated with its own perturbed observation,
-//! x_j ← x_j + K (y + ε_j − H x_j), K = A Yᵀ (Y Yᵀ + (m−1) R)⁻¹, computed in ensemble space
-//! (m × m) or observation space (p × p), whichever is cheaper — never with an N × N matrix.
+//! x_j ← x_j + K (y + ε_j − H x_j), K = A Sᵀ (S Sᵀ + (m−1) I)⁻¹ R^{-1/2} with the scaled
+//! anomalies S = R^{-1/2} H A, computed in ensemble space (m × m) or observation space (p × p),
+//! whichever is cheaper — never with an N × N matrix.
 
 use super::cholesky::Cholesky;
 use super::ensemble::{
-    check_inflation, inflate, prepare, standard_normals, stream, Purpose, Space,
+    anomalies, check_inflation, inflate, mean, scaled_anomalies, stream, validate, Purpose, Space,
 };
-use super::gemm::{accumulate, product};
+use super::gemm::{accumulate, gram, product};
 use super::observation::Observation;
 use super::Analysis;
 use crate::error::Result;
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, DVector};
+use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
+
+/// Members per ensemble above which the observation-space update forms the gain explicitly
+/// (one p × p inverse, then one product with the innovations) instead of solving with every
+/// member's innovation: ≈ p³ extra work that pays once members outnumber observations twice.
+const GAIN_FORM_RATIO: usize = 2;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct StochasticEnkf {
@@ -34,50 +41,43 @@ impl Default for StochasticEnkf {
 }
 
 impl StochasticEnkf {
-    /// Scaled perturbed innovations R^{-1/2}(y + ε_j − H x_j), ε_j ~ N(0, R) from the member's
-    /// own stream, centred over members (as DAPPER does) so they add no spurious mean shift.
-    fn scaled_innovations(
+    /// Scaled perturbed innovations Δ_j = R^{-1/2}(y + ε_j − H x_j) = d + ε̃_j − S_j, with
+    /// d = R^{-1/2}(y − H x̄) and ε_j ~ N(0, I) from the member's own stream, centred over
+    /// members (as DAPPER does) so they add no spurious mean shift.
+    fn perturbed_innovations(
         &self,
-        observed: &DMatrix<f64>,
+        s: &DMatrix<f64>,
+        innovation: &[f64],
         indices: &[usize],
-        inverse_std: &nalgebra::DVector<f64>,
-        values: &[f64],
         cycle: u64,
     ) -> DMatrix<f64> {
-        let (p, m) = observed.shape();
+        let (p, m) = s.shape();
         // Draws follow the order of the observed state entries, not the order the caller
         // listed the observations in, so a permutation of the observations changes nothing.
         let mut order: Vec<usize> = (0..p).collect();
         order.sort_by_key(|&k| indices[k]);
-        let mut rank = vec![0; p];
-        for (r, &k) in order.iter().enumerate() {
-            rank[k] = r;
-        }
-        let mut innovations = DMatrix::zeros(p, m);
-        innovations
+        let mut delta = DMatrix::zeros(p, m);
+        delta
             .as_mut_slice()
             .par_chunks_mut(p)
             .enumerate()
             .for_each(|(j, column)| {
                 let mut rng = stream(self.seed, cycle, j as u64, Purpose::ObservationPerturbation);
-                let draws = standard_normals(&mut rng, p);
-                for (x, &r) in column.iter_mut().zip(&rank) {
-                    *x = draws[r];
+                for &k in &order {
+                    column[k] = StandardNormal.sample(&mut rng);
                 }
             });
-        // Centre the perturbations over members (row means), then add the scaled innovation
-        // of each member: R^{-1/2}(y − H x_j).
-        let row_means = super::ensemble::mean(&innovations);
-        for (column, observed) in innovations
+        let perturbation_mean = mean(&delta);
+        delta
             .as_mut_slice()
-            .chunks_exact_mut(p)
-            .zip(observed.as_slice().chunks_exact(p))
-        {
-            for k in 0..p {
-                column[k] += (values[k] - observed[k]) * inverse_std[k] - row_means[k];
-            }
-        }
-        innovations
+            .par_chunks_mut(p)
+            .zip(s.as_slice().par_chunks(p))
+            .for_each(|(column, anomaly)| {
+                for k in 0..p {
+                    column[k] += innovation[k] - anomaly[k] - perturbation_mean[k];
+                }
+            });
+        delta
     }
 }
 
@@ -90,50 +90,41 @@ impl Analysis for StochasticEnkf {
         cycle: u64,
     ) -> Result<()> {
         check_inflation(self.inflation)?;
-        let prepared = prepare(ensemble, observation, values)?;
+        validate(ensemble, observation, values)?;
         let (n, m) = ensemble.shape();
         let p = observation.len();
-        let s = &prepared.scaled_observed;
-        let innovations = self.scaled_innovations(
-            &prepared.observed,
-            observation.indices(),
-            &prepared.inverse_std,
-            values,
-            cycle,
-        );
-        let regularisation = (m - 1) as f64;
+        let indices = observation.indices();
+        let forecast_mean = mean(ensemble);
+        let inverse_std: Vec<f64> = observation
+            .variance()
+            .iter()
+            .map(|v| v.sqrt().recip())
+            .collect();
+        let s = scaled_anomalies(ensemble, &forecast_mean, indices, &inverse_std);
+        let innovation: Vec<f64> = (0..p)
+            .map(|k| (values[k] - forecast_mean[indices[k]]) * inverse_std[k])
+            .collect();
+        let delta = self.perturbed_innovations(&s, &innovation, indices, cycle);
         match self.space.resolve(n, p, m) {
             Space::Ensemble => {
                 // E += A (SᵀS + (m−1) I)⁻¹ Sᵀ Δ
-                let mut gram = product(s, true, s, false);
+                let mut gram = gram(&s, true);
                 for i in 0..m {
-                    gram[(i, i)] += regularisation;
+                    gram[(i, i)] += (m - 1) as f64;
                 }
-                let mut weights = product(s, true, &innovations, false);
+                let mut weights = product(&s, true, &delta, false);
                 Cholesky::new(gram)?.solve_in_place(&mut weights);
-                accumulate(ensemble, &prepared.anomalies, false, &weights, false);
+                let a = anomalies(ensemble, &forecast_mean);
+                accumulate(ensemble, &a, false, &weights, false);
             }
-            _ => {
-                // E += G (SSᵀ + (m−1) I)⁻¹ Δ with G = A Sᵀ and SSᵀ = R^{-1/2} H G; the
-                // solve goes through whichever of Gᵀ (N columns) or Δ (m columns) is narrower.
-                let g = product(&prepared.anomalies, false, s, true);
-                let mut gram = DMatrix::from_fn(p, p, |k, l| {
-                    g[(observation.indices()[k], l)] * prepared.inverse_std[k]
-                });
-                for i in 0..p {
-                    gram[(i, i)] += regularisation;
-                }
-                let cholesky = Cholesky::new(gram)?;
-                if n < m {
-                    let mut gain_transposed = g.transpose();
-                    cholesky.solve_in_place(&mut gain_transposed);
-                    accumulate(ensemble, &gain_transposed, true, &innovations, false);
-                } else {
-                    let mut z = innovations;
-                    cholesky.solve_in_place(&mut z);
-                    accumulate(ensemble, &g, false, &z, false);
-                }
-            }
+            _ => observation_space_update(
+                ensemble,
+                &forecast_mean,
+                &s,
+                delta,
+                indices,
+                &inverse_std,
+            )?,
         }
         inflate(ensemble, self.inflation);
         Ok(())
@@ -142,4 +133,98 @@ impl Analysis for StochasticEnkf {
     fn name(&self) -> String {
         format!("EnKF (perturbed obs, inflation {})", self.inflation)
     }
+}
+
+/// E += A Sᵀ (SSᵀ + cI)⁻¹ Δ with c = m − 1, through the p × p matrix SSᵀ (a symmetric
+/// rank-m update). An observed state row i (observation k) has A_i = R_k^{1/2} S_k, so its
+/// update is R_k^{1/2} (SSᵀ (SSᵀ + cI)⁻¹ Δ)_k = R_k^{1/2} (Δ − c (SSᵀ + cI)⁻¹ Δ)_k — no
+/// product with A at all. Rows nobody observes take A_U Sᵀ (SSᵀ + cI)⁻¹ Δ in whichever order
+/// is cheaper. With many more members than observations the gain is formed once instead.
+fn observation_space_update(
+    ensemble: &mut DMatrix<f64>,
+    forecast_mean: &DVector<f64>,
+    s: &DMatrix<f64>,
+    delta: DMatrix<f64>,
+    indices: &[usize],
+    inverse_std: &[f64],
+) -> Result<()> {
+    let (n, m) = ensemble.shape();
+    let p = s.nrows();
+    let c = (m - 1) as f64;
+    let mut outer = gram(s, false);
+    for i in 0..p {
+        outer[(i, i)] += c;
+    }
+    let cholesky = Cholesky::new(outer)?;
+    // The first observation of every state entry (an entry observed twice has the same A_i).
+    let mut observed_by = vec![usize::MAX; n];
+    for (k, &i) in indices.iter().enumerate() {
+        if observed_by[i] == usize::MAX {
+            observed_by[i] = k;
+        }
+    }
+    let unobserved: Vec<usize> = (0..n).filter(|&i| observed_by[i] == usize::MAX).collect();
+    let u = unobserved.len();
+    let a_u = DMatrix::from_fn(u, m, |r, j| {
+        ensemble[(unobserved[r], j)] - forecast_mean[unobserved[r]]
+    });
+    if m >= GAIN_FORM_RATIO * p {
+        // K = [R^{1/2}(I − c Q) on observed rows; A_U Sᵀ Q on the others], Q = (SSᵀ + cI)⁻¹.
+        let q = cholesky.inverse();
+        let mut gain = DMatrix::zeros(n, p);
+        for (i, &k) in observed_by.iter().enumerate() {
+            if k != usize::MAX {
+                let std = inverse_std[k].recip();
+                for l in 0..p {
+                    gain[(i, l)] = -c * std * q[(k, l)];
+                }
+                gain[(i, k)] += std;
+            }
+        }
+        if u > 0 {
+            let gain_u = product(&product(&a_u, false, s, true), false, &q, false);
+            for (r, &i) in unobserved.iter().enumerate() {
+                for l in 0..p {
+                    gain[(i, l)] = gain_u[(r, l)];
+                }
+            }
+        }
+        accumulate(ensemble, &gain, false, &delta, false);
+        return Ok(());
+    }
+    let mut z = delta.clone();
+    cholesky.solve_in_place(&mut z);
+    let observed: Vec<(usize, usize, f64)> = observed_by
+        .iter()
+        .enumerate()
+        .filter(|(_, &k)| k != usize::MAX)
+        .map(|(i, &k)| (i, k, inverse_std[k].recip()))
+        .collect();
+    ensemble
+        .as_mut_slice()
+        .par_chunks_mut(n)
+        .zip(delta.as_slice().par_chunks(p))
+        .zip(z.as_slice().par_chunks(p))
+        .for_each(|((member, delta), z)| {
+            for &(i, k, std) in &observed {
+                member[i] += std * (delta[k] - c * z[k]);
+            }
+        });
+    if u > 0 {
+        let update = if 2 * u * p * m < p * m * m + u * m * m {
+            product(&product(&a_u, false, s, true), false, &z, false)
+        } else {
+            product(&a_u, false, &product(s, true, &z, false), false)
+        };
+        for (member, change) in ensemble
+            .as_mut_slice()
+            .chunks_exact_mut(n)
+            .zip(update.as_slice().chunks_exact(u))
+        {
+            for (&i, x) in unobserved.iter().zip(change) {
+                member[i] += x;
+            }
+        }
+    }
+    Ok(())
 }

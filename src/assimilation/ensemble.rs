@@ -51,18 +51,37 @@ pub fn initial_ensemble(center: &[f64], spread: f64, members: usize, seed: u64) 
     ensemble
 }
 
-/// Ensemble mean (mean of the columns).
+/// Columns summed per parallel task of [`mean`]: fixed, so the sum's order (and its bits)
+/// never depends on the thread count.
+const MEAN_BLOCK: usize = 64;
+
+/// Ensemble mean (mean of the columns): blocks of columns summed in parallel, the block sums
+/// added in order.
 pub fn mean(ensemble: &DMatrix<f64>) -> DVector<f64> {
-    let n = ensemble.nrows();
-    let mut sum = vec![0.0; n];
-    if n > 0 {
-        for column in ensemble.as_slice().chunks_exact(n) {
-            for (s, x) in sum.iter_mut().zip(column) {
-                *s += x;
+    let (n, m) = ensemble.shape();
+    if n == 0 || m == 0 {
+        return DVector::zeros(n);
+    }
+    let partial: Vec<Vec<f64>> = ensemble
+        .as_slice()
+        .par_chunks(MEAN_BLOCK * n)
+        .map(|block| {
+            let mut sum = vec![0.0; n];
+            for column in block.chunks_exact(n) {
+                for (s, x) in sum.iter_mut().zip(column) {
+                    *s += x;
+                }
             }
+            sum
+        })
+        .collect();
+    let mut sum = vec![0.0; n];
+    for block in &partial {
+        for (s, x) in sum.iter_mut().zip(block) {
+            *s += x;
         }
     }
-    let scale = 1.0 / ensemble.ncols() as f64;
+    let scale = 1.0 / m as f64;
     DVector::from_iterator(n, sum.into_iter().map(|s| s * scale))
 }
 
@@ -71,11 +90,11 @@ pub fn anomalies(ensemble: &DMatrix<f64>, mean: &DVector<f64>) -> DMatrix<f64> {
     let mut a = ensemble.clone();
     let n = a.nrows();
     if n > 0 {
-        for column in a.as_mut_slice().chunks_exact_mut(n) {
+        a.as_mut_slice().par_chunks_mut(n).for_each(|column| {
             for (x, m) in column.iter_mut().zip(mean.iter()) {
                 *x -= m;
             }
-        }
+        });
     }
     a
 }
@@ -134,16 +153,15 @@ pub(crate) struct Prepared {
     pub scaled_innovation: DVector<f64>,
     /// R^{-1/2} diagonal.
     pub inverse_std: DVector<f64>,
-    /// H E (observations × members), unscaled.
-    pub observed: DMatrix<f64>,
 }
 
-/// Validates the inputs of an analysis and computes [`Prepared`].
-pub(crate) fn prepare(
+/// Checks the inputs of an analysis: at least two members, matching sizes, valid observed
+/// values and a finite forecast.
+pub(crate) fn validate(
     ensemble: &DMatrix<f64>,
     observation: &Observation,
     values: &[f64],
-) -> Result<Prepared> {
+) -> Result<()> {
     let members = ensemble.ncols();
     if members < 2 {
         return Err(MedidaError::Assimilation(format!(
@@ -159,50 +177,64 @@ pub(crate) fn prepare(
     }
     observation.check(values)?;
     let n = ensemble.nrows();
-    if let Some(k) = ensemble.as_slice().iter().position(|v| !v.is_finite()) {
+    if let Some(k) = ensemble
+        .as_slice()
+        .par_iter()
+        .position_first(|v| !v.is_finite())
+    {
         return Err(MedidaError::Assimilation(format!(
             "forecast member {} is not finite at entry {}",
             k / n,
             k % n
         )));
     }
+    Ok(())
+}
+
+/// Validates the inputs of an analysis and computes [`Prepared`].
+pub(crate) fn prepare(
+    ensemble: &DMatrix<f64>,
+    observation: &Observation,
+    values: &[f64],
+) -> Result<Prepared> {
+    validate(ensemble, observation, values)?;
     let mean = mean(ensemble);
     let anomalies = anomalies(ensemble, &mean);
     let p = observation.len();
     let indices = observation.indices();
-    let mut observed = DMatrix::zeros(p, members);
-    for (column, state) in observed
-        .as_mut_slice()
-        .chunks_exact_mut(p)
-        .zip(ensemble.as_slice().chunks_exact(n))
-    {
-        for (o, &i) in column.iter_mut().zip(indices) {
-            *o = state[i];
-        }
-    }
-    let observed_mean = self::mean(&observed);
     let inverse_std =
         DVector::from_iterator(p, observation.variance().iter().map(|v| v.sqrt().recip()));
-    let mut scaled_observed = observed.clone();
-    for column in scaled_observed.as_mut_slice().chunks_exact_mut(p) {
-        for ((x, mu), w) in column
-            .iter_mut()
-            .zip(observed_mean.iter())
-            .zip(inverse_std.iter())
-        {
-            *x = (*x - mu) * w;
-        }
-    }
+    let scaled_observed = scaled_anomalies(ensemble, &mean, indices, inverse_std.as_slice());
     let scaled_innovation =
-        DVector::from_fn(p, |k, _| (values[k] - observed_mean[k]) * inverse_std[k]);
+        DVector::from_fn(p, |k, _| (values[k] - mean[indices[k]]) * inverse_std[k]);
     Ok(Prepared {
         mean,
         anomalies,
         scaled_observed,
         scaled_innovation,
         inverse_std,
-        observed,
     })
+}
+
+/// The scaled observation anomalies S = R^{-1/2} (H E − H x̄), columns in parallel.
+pub(crate) fn scaled_anomalies(
+    ensemble: &DMatrix<f64>,
+    mean: &DVector<f64>,
+    indices: &[usize],
+    inverse_std: &[f64],
+) -> DMatrix<f64> {
+    let (n, m) = ensemble.shape();
+    let p = indices.len();
+    let mut s = DMatrix::zeros(p, m);
+    s.as_mut_slice()
+        .par_chunks_mut(p)
+        .zip(ensemble.as_slice().par_chunks(n))
+        .for_each(|(column, member)| {
+            for ((x, &i), w) in column.iter_mut().zip(indices).zip(inverse_std) {
+                *x = (member[i] - mean[i]) * w;
+            }
+        });
+    s
 }
 
 /// Which space an analysis works in; never the N × N state space.
@@ -218,14 +250,18 @@ pub enum Space {
 }
 
 impl Space {
-    /// Resolves `Auto` by operation counts: ensemble space costs ~ (2p + N)·m², observation
-    /// space ~ p²·m + p³/3 + 2·N·p·m.
+    /// Resolves `Auto` by multiply-add counts of the stochastic EnKF: ensemble space
+    /// SᵀS (pm²/2), SᵀΔ (pm²), factor and solve (4m³/3), AW (Nm²); observation space SSᵀ
+    /// (p²m/2), factor (p³/3), solve (p²m) and the rows nobody observes (≤ 2(N − p)pm).
     pub fn resolve(self, state: usize, observations: usize, members: usize) -> Space {
         match self {
             Space::Auto => {
                 let (n, p, m) = (state as f64, observations as f64, members as f64);
-                let ensemble = (2.0 * p + n) * m * m + m * m * m / 3.0;
-                let observation = p * p * m + p * p * p / 3.0 + 2.0 * n * p * m;
+                let ensemble = 1.5 * p * m * m + 4.0 * m * m * m / 3.0 + n * m * m;
+                let unobserved = (n - p).max(0.0);
+                let observation = 1.5 * p * p * m
+                    + p * p * p / 3.0
+                    + (2.0 * unobserved * p * m).min(p * m * m + unobserved * m * m);
                 if ensemble <= observation {
                     Space::Ensemble
                 } else {

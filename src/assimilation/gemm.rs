@@ -99,6 +99,38 @@ pub fn accumulate(
         });
 }
 
+/// The symmetric Gram matrix SᵀS (`transpose` set) or SSᵀ of a column-major matrix, as a
+/// symmetric rank-k update: faer computes the lower triangle only (half a full product), which
+/// is then mirrored.
+pub fn gram(s: &DMatrix<f64>, transpose: bool) -> DMatrix<f64> {
+    use faer::linalg::matmul::triangular::{matmul, BlockStructure};
+    let size = if transpose { s.ncols() } else { s.nrows() };
+    let mut c = DMatrix::zeros(size, size);
+    let sv = super::cholesky::view(s);
+    let (left, right) = if transpose {
+        (sv.transpose(), sv)
+    } else {
+        (sv, sv.transpose())
+    };
+    matmul(
+        super::cholesky::view_mut(&mut c),
+        BlockStructure::TriangularLower,
+        faer::Accum::Replace,
+        left,
+        BlockStructure::Rectangular,
+        right,
+        BlockStructure::Rectangular,
+        1.0,
+        super::cholesky::parallelism(),
+    );
+    for j in 0..size {
+        for i in j + 1..size {
+            c[(j, i)] = c[(i, j)];
+        }
+    }
+    c
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +144,13 @@ mod tests {
         assert_eq!(product(&a, false, &c, false), &a * &c);
         assert_eq!(product(&b, true, &a, false), b.transpose() * &a);
         assert_eq!(product(&c, false, &b, true), &c * b.transpose());
+    }
+
+    #[test]
+    fn gram_matches_the_full_product() {
+        let a = DMatrix::from_fn(70, 45, |i, j| ((i * 7 + j * 3) % 11) as f64 - 5.0);
+        // Small integers: every ordering of the sums is exact, so equality is the test.
+        assert_eq!(gram(&a, true), a.transpose() * &a);
+        assert_eq!(gram(&a, false), &a * a.transpose());
     }
 }
