@@ -172,13 +172,13 @@ fn observation_space_update(
         // K = [R^{1/2}(I − c Q) on observed rows; A_U Sᵀ Q on the others], Q = (SSᵀ + cI)⁻¹.
         let q = cholesky.inverse();
         let mut gain = DMatrix::zeros(n, p);
-        for (i, &k) in observed_by.iter().enumerate() {
-            if k != usize::MAX {
-                let std = inverse_std[k].recip();
-                for l in 0..p {
-                    gain[(i, l)] = -c * std * q[(k, l)];
+        for (l, column) in gain.as_mut_slice().chunks_exact_mut(n).enumerate() {
+            for (i, &k) in observed_by.iter().enumerate() {
+                if k != usize::MAX {
+                    let std = inverse_std[k].recip();
+                    let identity = if k == l { std } else { 0.0 };
+                    column[i] = identity - c * std * q[(k, l)];
                 }
-                gain[(i, k)] += std;
             }
         }
         if u > 0 {

@@ -177,15 +177,17 @@ pub(crate) fn validate(
     }
     observation.check(values)?;
     let n = ensemble.nrows();
-    if let Some(k) = ensemble
+    // Members checked in parallel with a branch-free sum per member; only a member that
+    // fails is searched for its entry.
+    if let Some(j) = ensemble
         .as_slice()
-        .par_iter()
-        .position_first(|v| !v.is_finite())
+        .par_chunks(n.max(1))
+        .position_first(|member| !member.iter().fold(0.0, |s, v| s + v * 0.0).is_finite())
     {
+        let column = &ensemble.as_slice()[j * n..(j + 1) * n];
+        let k = column.iter().position(|v| !v.is_finite()).unwrap_or(0);
         return Err(MedidaError::Assimilation(format!(
-            "forecast member {} is not finite at entry {}",
-            k / n,
-            k % n
+            "forecast member {j} is not finite at entry {k}"
         )));
     }
     Ok(())

@@ -1,12 +1,10 @@
-//! Products of ensemble-sized matrices: matrixmultiply's dgemm on fixed blocks of output
-//! columns, spread over rayon. Every output entry sums the same terms in the same order
-//! whatever the thread count, so results are bit-identical on 1 or many threads.
+//! Products of ensemble-sized matrices on faer's dgemm (AVX-512 kernels where the CPU has
+//! them), spread over the rayon pool. faer splits the work over output blocks only, never
+//! over the summed dimension, so every output entry sums the same terms in the same order
+//! whatever the thread count: results are bit-identical on 1 or many threads (tested in
+//! `tests/assimilation.rs`).
 
 use nalgebra::DMatrix;
-use rayon::prelude::*;
-
-/// Output columns per parallel task (fixed, so the split never depends on the thread count).
-const COLUMN_BLOCK: usize = 64;
 
 /// op(A)·op(B) for column-major matrices, op = transpose when the flag is set.
 pub fn product(
@@ -52,51 +50,16 @@ pub fn accumulate(
     if rows == 0 || cols == 0 || inner == 0 {
         return;
     }
-    let (row_stride_a, col_stride_a) = if transpose_a {
-        (a.nrows() as isize, 1)
-    } else {
-        (1, a.nrows() as isize)
-    };
-    let (row_stride_b, col_stride_b) = if transpose_b {
-        (b.nrows() as isize, 1)
-    } else {
-        (1, b.nrows() as isize)
-    };
-    c.as_mut_slice()
-        .par_chunks_mut(COLUMN_BLOCK * rows)
-        .enumerate()
-        .for_each(|(block, c_block)| {
-            let first = block * COLUMN_BLOCK;
-            let block_cols = c_block.len() / rows;
-            let b_offset = if transpose_b {
-                first
-            } else {
-                first * b.nrows()
-            };
-            let a_slice = a.as_slice();
-            let b_slice = &b.as_slice()[b_offset..];
-            // SAFETY: the strides describe `a`, `b` and this column block of `c` exactly:
-            // op(A) is rows × inner, the columns first..first+block_cols of op(B) start at
-            // `b_offset`, and `c_block` holds block_cols contiguous columns of `rows` entries.
-            unsafe {
-                matrixmultiply::dgemm(
-                    rows,
-                    inner,
-                    block_cols,
-                    1.0,
-                    a_slice.as_ptr(),
-                    row_stride_a,
-                    col_stride_a,
-                    b_slice.as_ptr(),
-                    row_stride_b,
-                    col_stride_b,
-                    1.0,
-                    c_block.as_mut_ptr(),
-                    1,
-                    rows as isize,
-                );
-            }
-        });
+    let a = super::cholesky::view(a);
+    let b = super::cholesky::view(b);
+    faer::linalg::matmul::matmul(
+        super::cholesky::view_mut(c),
+        faer::Accum::Add,
+        if transpose_a { a.transpose() } else { a },
+        if transpose_b { b.transpose() } else { b },
+        1.0,
+        super::cholesky::parallelism(),
+    );
 }
 
 /// The symmetric Gram matrix SᵀS (`transpose` set) or SSᵀ of a column-major matrix, as a
