@@ -105,11 +105,7 @@ impl Cholesky {
             par,
             MemStack::new(&mut memory),
         );
-        for j in 0..n {
-            for i in j + 1..n {
-                inverse[(j, i)] = inverse[(i, j)];
-            }
-        }
+        super::gemm::mirror_lower(&mut inverse);
         inverse
     }
 }

@@ -40,43 +40,70 @@ impl Default for StochasticEnkf {
     }
 }
 
-impl StochasticEnkf {
-    /// Scaled perturbed innovations Δ_j = R^{-1/2}(y + ε_j − H x_j) = d + ε̃_j − S_j, with
-    /// d = R^{-1/2}(y − H x̄) and ε_j ~ N(0, I) from the member's own stream, centred over
-    /// members (as DAPPER does) so they add no spurious mean shift.
-    fn perturbed_innovations(
-        &self,
-        s: &DMatrix<f64>,
-        innovation: &[f64],
-        indices: &[usize],
-        cycle: u64,
-    ) -> DMatrix<f64> {
-        let (p, m) = s.shape();
-        // Draws follow the order of the observed state entries, not the order the caller
-        // listed the observations in, so a permutation of the observations changes nothing.
-        let mut order: Vec<usize> = (0..p).collect();
-        order.sort_by_key(|&k| indices[k]);
-        let mut delta = DMatrix::zeros(p, m);
-        delta
+/// Members per parallel task when drawing perturbations (fixed, so sums never depend on the
+/// thread count).
+const DRAW_BLOCK: usize = 64;
+
+/// What turns the scaled anomalies S into the perturbed innovations Δ, in place.
+struct Perturbation<'a> {
+    seed: u64,
+    cycle: u64,
+    /// d = R^{-1/2}(y − H x̄).
+    innovation: &'a [f64],
+    /// Observations in the order of the state entries they observe.
+    order: Vec<usize>,
+}
+
+impl Perturbation<'_> {
+    /// Overwrites S with Δ_j = R^{-1/2}(y + ε_j − H x_j) = d − S_j + ε_j − ε̄, ε_j ~ N(0, I)
+    /// from member j's own stream, centred over members (as DAPPER does) so the perturbations
+    /// add no spurious mean shift. Draws follow the order of the observed state entries, not
+    /// the order the observations were listed in, so a permutation of them changes nothing.
+    fn apply(&self, buffer: &mut DMatrix<f64>) {
+        let (p, m) = buffer.shape();
+        let partial: Vec<Vec<f64>> = buffer
             .as_mut_slice()
-            .par_chunks_mut(p)
+            .par_chunks_mut(DRAW_BLOCK * p)
             .enumerate()
-            .for_each(|(j, column)| {
-                let mut rng = stream(self.seed, cycle, j as u64, Purpose::ObservationPerturbation);
-                for &k in &order {
-                    column[k] = StandardNormal.sample(&mut rng);
+            .map(|(block, columns)| {
+                let mut sum = vec![0.0; p];
+                for (offset, column) in columns.chunks_exact_mut(p).enumerate() {
+                    let member = (block * DRAW_BLOCK + offset) as u64;
+                    let mut rng = stream(
+                        self.seed,
+                        self.cycle,
+                        member,
+                        Purpose::ObservationPerturbation,
+                    );
+                    for &k in &self.order {
+                        let draw: f64 = StandardNormal.sample(&mut rng);
+                        column[k] = self.innovation[k] - column[k] + draw;
+                        sum[k] += draw;
+                    }
                 }
-            });
-        let perturbation_mean = mean(&delta);
-        delta
-            .as_mut_slice()
-            .par_chunks_mut(p)
-            .zip(s.as_slice().par_chunks(p))
-            .for_each(|(column, anomaly)| {
-                for k in 0..p {
-                    column[k] += innovation[k] - anomaly[k] - perturbation_mean[k];
-                }
-            });
+                sum
+            })
+            .collect();
+        let mut draw_mean = vec![0.0; p];
+        for sum in &partial {
+            for (total, x) in draw_mean.iter_mut().zip(sum) {
+                *total += x;
+            }
+        }
+        for x in &mut draw_mean {
+            *x /= m as f64;
+        }
+        buffer.as_mut_slice().par_chunks_mut(p).for_each(|column| {
+            for (x, mu) in column.iter_mut().zip(&draw_mean) {
+                *x -= mu;
+            }
+        });
+    }
+
+    /// Δ for scaled anomalies that must be kept.
+    fn of(&self, s: &DMatrix<f64>) -> DMatrix<f64> {
+        let mut delta = s.clone();
+        self.apply(&mut delta);
         delta
     }
 }
@@ -104,7 +131,14 @@ impl Analysis for StochasticEnkf {
         let innovation: Vec<f64> = (0..p)
             .map(|k| (values[k] - forecast_mean[indices[k]]) * inverse_std[k])
             .collect();
-        let delta = self.perturbed_innovations(&s, &innovation, indices, cycle);
+        let mut order: Vec<usize> = (0..p).collect();
+        order.sort_by_key(|&k| indices[k]);
+        let perturbation = Perturbation {
+            seed: self.seed,
+            cycle,
+            innovation: &innovation,
+            order,
+        };
         match self.space.resolve(n, p, m) {
             Space::Ensemble => {
                 // E += A (SᵀS + (m−1) I)⁻¹ Sᵀ Δ
@@ -112,6 +146,7 @@ impl Analysis for StochasticEnkf {
                 for i in 0..m {
                     gram[(i, i)] += (m - 1) as f64;
                 }
+                let delta = perturbation.of(&s);
                 let mut weights = product(&s, true, &delta, false);
                 Cholesky::new(gram)?.solve_in_place(&mut weights);
                 let a = anomalies(ensemble, &forecast_mean);
@@ -120,8 +155,8 @@ impl Analysis for StochasticEnkf {
             _ => observation_space_update(
                 ensemble,
                 &forecast_mean,
-                &s,
-                delta,
+                s,
+                &perturbation,
                 indices,
                 &inverse_std,
             )?,
@@ -143,15 +178,15 @@ impl Analysis for StochasticEnkf {
 fn observation_space_update(
     ensemble: &mut DMatrix<f64>,
     forecast_mean: &DVector<f64>,
-    s: &DMatrix<f64>,
-    delta: DMatrix<f64>,
+    mut s: DMatrix<f64>,
+    perturbation: &Perturbation,
     indices: &[usize],
     inverse_std: &[f64],
 ) -> Result<()> {
     let (n, m) = ensemble.shape();
     let p = s.nrows();
     let c = (m - 1) as f64;
-    let mut outer = gram(s, false);
+    let mut outer = gram(&s, false);
     for i in 0..p {
         outer[(i, i)] += c;
     }
@@ -182,16 +217,25 @@ fn observation_space_update(
             }
         }
         if u > 0 {
-            let gain_u = product(&product(&a_u, false, s, true), false, &q, false);
+            let gain_u = product(&product(&a_u, false, &s, true), false, &q, false);
             for (r, &i) in unobserved.iter().enumerate() {
                 for l in 0..p {
                     gain[(i, l)] = gain_u[(r, l)];
                 }
             }
         }
-        accumulate(ensemble, &gain, false, &delta, false);
+        // S is no longer needed: its buffer becomes Δ.
+        perturbation.apply(&mut s);
+        accumulate(ensemble, &gain, false, &s, false);
         return Ok(());
     }
+    // S is needed afterwards only for rows nobody observes; otherwise its buffer becomes Δ.
+    let (delta, kept) = if u == 0 {
+        perturbation.apply(&mut s);
+        (s, None)
+    } else {
+        (perturbation.of(&s), Some(s))
+    };
     let mut z = delta.clone();
     cholesky.solve_in_place(&mut z);
     let observed: Vec<(usize, usize, f64)> = observed_by
@@ -210,11 +254,11 @@ fn observation_space_update(
                 member[i] += std * (delta[k] - c * z[k]);
             }
         });
-    if u > 0 {
+    if let Some(s) = kept {
         let update = if 2 * u * p * m < p * m * m + u * m * m {
-            product(&product(&a_u, false, s, true), false, &z, false)
+            product(&product(&a_u, false, &s, true), false, &z, false)
         } else {
-            product(&a_u, false, &product(s, true, &z, false), false)
+            product(&a_u, false, &product(&s, true, &z, false), false)
         };
         for (member, change) in ensemble
             .as_mut_slice()

@@ -86,12 +86,25 @@ pub fn gram(s: &DMatrix<f64>, transpose: bool) -> DMatrix<f64> {
         1.0,
         super::cholesky::parallelism(),
     );
-    for j in 0..size {
-        for i in j + 1..size {
-            c[(j, i)] = c[(i, j)];
+    mirror_lower(&mut c);
+    c
+}
+
+/// Copies the lower triangle of a square column-major matrix onto its upper triangle, in
+/// tiles so that both the reads and the writes stay in cache.
+pub(crate) fn mirror_lower(c: &mut DMatrix<f64>) {
+    const TILE: usize = 32;
+    let size = c.nrows();
+    let data = c.as_mut_slice();
+    for j0 in (0..size).step_by(TILE) {
+        for i0 in (j0..size).step_by(TILE) {
+            for j in j0..(j0 + TILE).min(size) {
+                for i in i0.max(j + 1)..(i0 + TILE).min(size) {
+                    data[i * size + j] = data[j * size + i];
+                }
+            }
         }
     }
-    c
 }
 
 #[cfg(test)]
