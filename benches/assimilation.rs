@@ -2,7 +2,7 @@
 //! filter, and the ETKF) for 100, 1,000 and 10,240 members, and a 1,000-member one-step
 //! ensemble forecast of the reference KS model (L = 100, N = 1024, dt = 1e-3).
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{criterion_group, BenchmarkId, Criterion};
 use medida::assimilation::{
     forecast, initial_ensemble, Analysis, Etkf, Observation, StochasticEnkf,
 };
@@ -68,4 +68,10 @@ fn ensemble_forecast(c: &mut Criterion) {
 }
 
 criterion_group!(benches, analysis, ensemble_forecast);
-criterion_main!(benches);
+
+/// criterion_main!, with the allocator setting the medida CLI uses (see `medida::memory`).
+fn main() {
+    medida::memory::retain_freed_memory();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -21,6 +21,7 @@ struct Row {
 }
 
 fn main() -> anyhow::Result<()> {
+    medida::memory::retain_freed_memory();
     let cycles: usize = common::option(&common::arguments(), "--cycles")?.unwrap_or(20_000);
     let burn_in = cycles / 10;
 

@@ -28,6 +28,7 @@ fn std_of(u: &[f64]) -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
+    medida::memory::retain_freed_memory();
     let args = common::arguments();
     let (pairs, window, members): (usize, usize, usize) = (
         common::option(&args, "--pairs")?.unwrap_or(20),

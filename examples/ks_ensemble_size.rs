@@ -13,6 +13,7 @@ use medida::plots::{save_figure, Lines};
 use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {
+    medida::memory::retain_freed_memory();
     let args = common::arguments();
     let out = common::out_dir(&args, "out/ks-ensemble-size");
     let pairs: usize = common::option(&args, "--pairs")?.unwrap_or(20);

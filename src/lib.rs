@@ -9,6 +9,7 @@ pub mod equation;
 pub mod error;
 pub mod interpolation;
 pub mod library;
+pub mod memory;
 pub mod mlp;
 pub mod normal_equations;
 pub mod npz;

@@ -321,6 +321,7 @@ fn fit_command(
 }
 
 fn main() {
+    medida::memory::retain_freed_memory();
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Run {
