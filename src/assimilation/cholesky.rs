@@ -10,9 +10,15 @@ use faer::linalg::cholesky::llt;
 use faer::{MatMut, MatRef, Par};
 use nalgebra::DMatrix;
 
-/// faer's parallelism: every thread of the current rayon pool.
-pub(crate) fn parallelism() -> Par {
-    Par::rayon(0)
+/// faer's parallelism for an operation of `work` multiply-adds: every thread of the current
+/// rayon pool, or none for work too small to repay waking them (≈ 50 µs of one core). The
+/// choice depends on the sizes only, and faer gives the same bits either way.
+pub(crate) fn parallelism(work: usize) -> Par {
+    if work < 1 << 21 {
+        Par::Seq
+    } else {
+        Par::rayon(0)
+    }
 }
 
 /// A column-major nalgebra matrix seen by faer (no copy).
@@ -44,7 +50,7 @@ impl Cholesky {
                  observations?"
             )));
         }
-        let par = parallelism();
+        let par = parallelism(n * n * n / 3);
         let params = Default::default();
         let mut memory = MemBuffer::new(llt::factor::cholesky_in_place_scratch::<f64>(
             n, par, params,
@@ -77,7 +83,7 @@ impl Cholesky {
         if n == 0 || rhs.ncols() == 0 {
             return;
         }
-        let par = parallelism();
+        let par = parallelism(n * n * rhs.ncols());
         let mut memory = MemBuffer::new(llt::solve::solve_in_place_scratch::<f64>(
             n,
             rhs.ncols(),
@@ -96,7 +102,7 @@ impl Cholesky {
     /// The inverse A⁻¹ = L⁻ᵀ L⁻¹, symmetric, both triangles filled.
     pub fn inverse(&self) -> DMatrix<f64> {
         let n = self.factor.nrows();
-        let par = parallelism();
+        let par = parallelism(n * n * n);
         let mut inverse = DMatrix::zeros(n, n);
         let mut memory = MemBuffer::new(llt::inverse::inverse_scratch::<f64>(n, par));
         llt::inverse::inverse(

@@ -7,6 +7,7 @@
 use super::cholesky::Cholesky;
 use super::ensemble::{
     anomalies, check_inflation, inflate, mean, scaled_anomalies, stream, validate, Purpose, Space,
+    MEMBERS_PER_TASK,
 };
 use super::gemm::{accumulate, gram, product};
 use super::observation::Observation;
@@ -93,11 +94,15 @@ impl Perturbation<'_> {
         for x in &mut draw_mean {
             *x /= m as f64;
         }
-        buffer.as_mut_slice().par_chunks_mut(p).for_each(|column| {
-            for (x, mu) in column.iter_mut().zip(&draw_mean) {
-                *x -= mu;
-            }
-        });
+        buffer
+            .as_mut_slice()
+            .par_chunks_mut(p)
+            .with_min_len(MEMBERS_PER_TASK)
+            .for_each(|column| {
+                for (x, mu) in column.iter_mut().zip(&draw_mean) {
+                    *x -= mu;
+                }
+            });
     }
 
     /// Δ for scaled anomalies that must be kept.
@@ -249,6 +254,7 @@ fn observation_space_update(
         .par_chunks_mut(n)
         .zip(delta.as_slice().par_chunks(p))
         .zip(z.as_slice().par_chunks(p))
+        .with_min_len(MEMBERS_PER_TASK)
         .for_each(|((member, delta), z)| {
             for &(i, k, std) in &observed {
                 member[i] += std * (delta[k] - c * z[k]);

@@ -51,6 +51,10 @@ pub fn initial_ensemble(center: &[f64], spread: f64, members: usize, seed: u64) 
     ensemble
 }
 
+/// Fewest members per parallel task of the element-wise passes over an ensemble, so that a
+/// 100-member ensemble is a few tasks rather than a hundred.
+pub(crate) const MEMBERS_PER_TASK: usize = 16;
+
 /// Columns summed per parallel task of [`mean`]: fixed, so the sum's order (and its bits)
 /// never depends on the thread count.
 const MEAN_BLOCK: usize = 64;
@@ -90,11 +94,14 @@ pub fn anomalies(ensemble: &DMatrix<f64>, mean: &DVector<f64>) -> DMatrix<f64> {
     let mut a = ensemble.clone();
     let n = a.nrows();
     if n > 0 {
-        a.as_mut_slice().par_chunks_mut(n).for_each(|column| {
-            for (x, m) in column.iter_mut().zip(mean.iter()) {
-                *x -= m;
-            }
-        });
+        a.as_mut_slice()
+            .par_chunks_mut(n)
+            .with_min_len(MEMBERS_PER_TASK)
+            .for_each(|column| {
+                for (x, m) in column.iter_mut().zip(mean.iter()) {
+                    *x -= m;
+                }
+            });
     }
     a
 }
@@ -177,12 +184,24 @@ pub(crate) fn validate(
     }
     observation.check(values)?;
     let n = ensemble.nrows();
-    // Members checked in parallel with a branch-free sum per member; only a member that
-    // fails is searched for its entry.
+    // Members checked in parallel with a branch-free, vectorisable sum of v·0 (0 for a
+    // finite v, NaN otherwise); only a member that fails is searched for its entry.
+    let finite = |member: &[f64]| {
+        let mut lanes = [0.0; 8];
+        let mut chunks = member.chunks_exact(8);
+        for chunk in &mut chunks {
+            for (lane, v) in lanes.iter_mut().zip(chunk) {
+                *lane += v * 0.0;
+            }
+        }
+        let rest: f64 = chunks.remainder().iter().map(|v| v * 0.0).sum();
+        (lanes.iter().sum::<f64>() + rest).is_finite()
+    };
     if let Some(j) = ensemble
         .as_slice()
         .par_chunks(n.max(1))
-        .position_first(|member| !member.iter().fold(0.0, |s, v| s + v * 0.0).is_finite())
+        .with_min_len(MEMBERS_PER_TASK)
+        .position_first(|member| !finite(member))
     {
         let column = &ensemble.as_slice()[j * n..(j + 1) * n];
         let k = column.iter().position(|v| !v.is_finite()).unwrap_or(0);
@@ -231,6 +250,7 @@ pub(crate) fn scaled_anomalies(
     s.as_mut_slice()
         .par_chunks_mut(p)
         .zip(ensemble.as_slice().par_chunks(n))
+        .with_min_len(MEMBERS_PER_TASK)
         .for_each(|(column, member)| {
             for ((x, &i), w) in column.iter_mut().zip(indices).zip(inverse_std) {
                 *x = (member[i] - mean[i]) * w;

@@ -58,7 +58,7 @@ pub fn accumulate(
         if transpose_a { a.transpose() } else { a },
         if transpose_b { b.transpose() } else { b },
         1.0,
-        super::cholesky::parallelism(),
+        super::cholesky::parallelism(rows * inner * cols),
     );
 }
 
@@ -84,7 +84,7 @@ pub fn gram(s: &DMatrix<f64>, transpose: bool) -> DMatrix<f64> {
         right,
         BlockStructure::Rectangular,
         1.0,
-        super::cholesky::parallelism(),
+        super::cholesky::parallelism(size * size * left.ncols() / 2),
     );
     mirror_lower(&mut c);
     c
