@@ -4,33 +4,11 @@
 //! matrix only, so the bits do not depend on the thread count (tested in
 //! `tests/assimilation.rs`).
 
+use super::dense::{parallelism, view, view_mut};
 use crate::error::{MedidaError, Result};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt;
-use faer::{MatMut, MatRef, Par};
 use nalgebra::DMatrix;
-
-/// faer's parallelism for an operation of `work` multiply-adds: every thread of the current
-/// rayon pool, or none for work too small to repay waking them (≈ 50 µs of one core). The
-/// choice depends on the sizes only, and faer gives the same bits either way.
-pub(crate) fn parallelism(work: usize) -> Par {
-    if work < 1 << 21 {
-        Par::Seq
-    } else {
-        Par::rayon(0)
-    }
-}
-
-/// A column-major nalgebra matrix seen by faer (no copy).
-pub(crate) fn view(matrix: &DMatrix<f64>) -> MatRef<'_, f64> {
-    MatRef::from_column_major_slice(matrix.as_slice(), matrix.nrows(), matrix.ncols())
-}
-
-/// A mutable faer view of a column-major nalgebra matrix.
-pub(crate) fn view_mut(matrix: &mut DMatrix<f64>) -> MatMut<'_, f64> {
-    let (rows, cols) = matrix.shape();
-    MatMut::from_column_major_slice_mut(matrix.as_mut_slice(), rows, cols)
-}
 
 /// The lower Cholesky factor L (A = L Lᵀ) of a symmetric positive definite matrix, stored in
 /// the lower triangle of a column-major matrix.
@@ -111,7 +89,7 @@ impl Cholesky {
             par,
             MemStack::new(&mut memory),
         );
-        super::gemm::mirror_lower(&mut inverse);
+        super::dense::mirror_lower(&mut inverse);
         inverse
     }
 }

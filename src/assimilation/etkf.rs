@@ -4,12 +4,13 @@
 //! members outnumber observations. Exact (equal to the Kalman filter) whenever the forecast
 //! anomalies span the state.
 
+use super::dense::symmetric_eigen;
 use super::ensemble::{check_inflation, prepare, Prepared, Space};
-use super::gemm::product;
+use super::gemm::{gram, product};
 use super::observation::Observation;
 use super::Analysis;
-use crate::error::{MedidaError, Result};
-use nalgebra::{DMatrix, DVector, SymmetricEigen};
+use crate::error::Result;
+use nalgebra::{DMatrix, DVector};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Etkf {
@@ -35,11 +36,9 @@ pub(crate) fn ensemble_transform(
 ) -> Result<(DVector<f64>, DMatrix<f64>)> {
     let m = gram.nrows();
     let a = (m - 1) as f64;
-    let eigen = SymmetricEigen::try_new(gram, f64::EPSILON, 0).ok_or_else(|| {
-        MedidaError::Assimilation("eigen-decomposition of the ensemble-space matrix failed".into())
-    })?;
-    let v = &eigen.eigenvectors;
-    let d: Vec<f64> = eigen.eigenvalues.iter().map(|l| l.max(0.0) + a).collect();
+    let (values, vectors) = symmetric_eigen(&gram)?;
+    let v = &vectors;
+    let d: Vec<f64> = values.iter().map(|l| l.max(0.0) + a).collect();
     let vt_d = v.transpose() * projected_innovation;
     let scaled = DVector::from_fn(m, |k, _| vt_d[k] / d[k]);
     let w = v * scaled;
@@ -54,7 +53,7 @@ pub(crate) fn ensemble_transform(
 impl Etkf {
     fn ensemble_space(&self, prepared: &Prepared) -> Result<DMatrix<f64>> {
         let s = &prepared.scaled_observed;
-        let gram = product(s, true, s, false);
+        let gram = gram(s, true);
         let projected = s.transpose() * &prepared.scaled_innovation;
         let (w, t) = ensemble_transform(gram, &projected)?;
         let mean = &prepared.mean + &prepared.anomalies * w;
@@ -77,13 +76,9 @@ impl Etkf {
         let gram = DMatrix::from_fn(p, p, |k, l| {
             g[(observation.indices()[k], l)] * prepared.inverse_std[k]
         });
-        let eigen = SymmetricEigen::try_new(gram, f64::EPSILON, 0).ok_or_else(|| {
-            MedidaError::Assimilation(
-                "eigen-decomposition of the observation-space matrix failed".into(),
-            )
-        })?;
-        let u = &eigen.eigenvectors;
-        let lambda: Vec<f64> = eigen.eigenvalues.iter().map(|l| l.max(0.0)).collect();
+        let (values, vectors) = symmetric_eigen(&gram)?;
+        let u = &vectors;
+        let lambda: Vec<f64> = values.iter().map(|l| l.max(0.0)).collect();
         // Mean: x̄ + G U (Λ + a)⁻¹ Uᵀ s (push-through of (SᵀS + aI)⁻¹Sᵀ).
         let ut_s = u.transpose() * &prepared.scaled_innovation;
         let mean_coefficients = u * DVector::from_fn(p, |k, _| ut_s[k] / (lambda[k] + a));

@@ -4,6 +4,7 @@
 //! whatever the thread count: results are bit-identical on 1 or many threads (tested in
 //! `tests/assimilation.rs`).
 
+use super::dense::mirror_lower;
 use nalgebra::DMatrix;
 
 /// op(A)·op(B) for column-major matrices, op = transpose when the flag is set.
@@ -50,15 +51,15 @@ pub fn accumulate(
     if rows == 0 || cols == 0 || inner == 0 {
         return;
     }
-    let a = super::cholesky::view(a);
-    let b = super::cholesky::view(b);
+    let a = super::dense::view(a);
+    let b = super::dense::view(b);
     faer::linalg::matmul::matmul(
-        super::cholesky::view_mut(c),
+        super::dense::view_mut(c),
         faer::Accum::Add,
         if transpose_a { a.transpose() } else { a },
         if transpose_b { b.transpose() } else { b },
         1.0,
-        super::cholesky::parallelism(rows * inner * cols),
+        super::dense::parallelism(rows * inner * cols),
     );
 }
 
@@ -69,14 +70,14 @@ pub fn gram(s: &DMatrix<f64>, transpose: bool) -> DMatrix<f64> {
     use faer::linalg::matmul::triangular::{matmul, BlockStructure};
     let size = if transpose { s.ncols() } else { s.nrows() };
     let mut c = DMatrix::zeros(size, size);
-    let sv = super::cholesky::view(s);
+    let sv = super::dense::view(s);
     let (left, right) = if transpose {
         (sv.transpose(), sv)
     } else {
         (sv, sv.transpose())
     };
     matmul(
-        super::cholesky::view_mut(&mut c),
+        super::dense::view_mut(&mut c),
         BlockStructure::TriangularLower,
         faer::Accum::Replace,
         left,
@@ -84,27 +85,10 @@ pub fn gram(s: &DMatrix<f64>, transpose: bool) -> DMatrix<f64> {
         right,
         BlockStructure::Rectangular,
         1.0,
-        super::cholesky::parallelism(size * size * left.ncols() / 2),
+        super::dense::parallelism(size * size * left.ncols() / 2),
     );
     mirror_lower(&mut c);
     c
-}
-
-/// Copies the lower triangle of a square column-major matrix onto its upper triangle, in
-/// tiles so that both the reads and the writes stay in cache.
-pub(crate) fn mirror_lower(c: &mut DMatrix<f64>) {
-    const TILE: usize = 32;
-    let size = c.nrows();
-    let data = c.as_mut_slice();
-    for j0 in (0..size).step_by(TILE) {
-        for i0 in (j0..size).step_by(TILE) {
-            for j in j0..(j0 + TILE).min(size) {
-                for i in i0.max(j + 1)..(i0 + TILE).min(size) {
-                    data[i * size + j] = data[j * size + i];
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

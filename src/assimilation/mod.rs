@@ -3,6 +3,7 @@
 //! values — and each filter is a small settings struct with one `analyse` method.
 
 pub(crate) mod cholesky;
+pub(crate) mod dense;
 pub mod enkf;
 pub mod ensemble;
 pub mod etkf;

@@ -1,0 +1,110 @@
+//! What the filters' dense linear algebra shares: zero-copy faer views of nalgebra matrices,
+//! the choice of parallelism, the symmetric eigen-decomposition, and mirroring of symmetric
+//! results computed in one triangle.
+
+use crate::error::{MedidaError, Result};
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::evd;
+use faer::{MatMut, MatRef, Par};
+use nalgebra::DMatrix;
+
+/// faer's parallelism for an operation of `work` multiply-adds: every thread of the current
+/// rayon pool, or none for work too small to repay waking them (≈ 50 µs of one core). The
+/// choice depends on the sizes only, and faer gives the same bits either way.
+pub(crate) fn parallelism(work: usize) -> Par {
+    if work < 1 << 21 {
+        Par::Seq
+    } else {
+        Par::rayon(0)
+    }
+}
+
+/// A column-major nalgebra matrix seen by faer (no copy).
+pub(crate) fn view(matrix: &DMatrix<f64>) -> MatRef<'_, f64> {
+    MatRef::from_column_major_slice(matrix.as_slice(), matrix.nrows(), matrix.ncols())
+}
+
+/// A mutable faer view of a column-major nalgebra matrix.
+pub(crate) fn view_mut(matrix: &mut DMatrix<f64>) -> MatMut<'_, f64> {
+    let (rows, cols) = matrix.shape();
+    MatMut::from_column_major_slice_mut(matrix.as_mut_slice(), rows, cols)
+}
+
+/// Copies the lower triangle of a square column-major matrix onto its upper triangle, in
+/// tiles so that both the reads and the writes stay in cache.
+pub(crate) fn mirror_lower(c: &mut DMatrix<f64>) {
+    const TILE: usize = 32;
+    let size = c.nrows();
+    let data = c.as_mut_slice();
+    for j0 in (0..size).step_by(TILE) {
+        for i0 in (j0..size).step_by(TILE) {
+            for j in j0..(j0 + TILE).min(size) {
+                for i in i0.max(j + 1)..(i0 + TILE).min(size) {
+                    data[i * size + j] = data[j * size + i];
+                }
+            }
+        }
+    }
+}
+
+/// Eigenvalues (ascending) and orthonormal eigenvectors (columns) of a symmetric matrix, of
+/// which only the lower triangle is read: faer's blocked tridiagonalisation and divide and
+/// conquer, run on one thread so the bits never depend on the thread count.
+pub(crate) fn symmetric_eigen(matrix: &DMatrix<f64>) -> Result<(Vec<f64>, DMatrix<f64>)> {
+    let n = matrix.nrows();
+    assert_eq!(
+        n,
+        matrix.ncols(),
+        "an eigen-decomposition needs a square matrix"
+    );
+    if matrix.iter().any(|v| !v.is_finite()) {
+        return Err(MedidaError::Assimilation(
+            "the analysis matrix has non-finite entries: non-finite ensemble or observations?"
+                .into(),
+        ));
+    }
+    let par = Par::Seq;
+    let params = Default::default();
+    let mut values = faer::diag::Diag::<f64>::zeros(n);
+    let mut vectors = DMatrix::zeros(n, n);
+    let mut memory = MemBuffer::new(evd::self_adjoint_evd_scratch::<f64>(
+        n,
+        evd::ComputeEigenvectors::Yes,
+        par,
+        params,
+    ));
+    evd::self_adjoint_evd(
+        view(matrix),
+        values.as_mut(),
+        Some(view_mut(&mut vectors)),
+        par,
+        MemStack::new(&mut memory),
+        params,
+    )
+    .map_err(|error| {
+        MedidaError::Assimilation(format!(
+            "the eigen-decomposition of the analysis matrix did not converge ({error:?})"
+        ))
+    })?;
+    let values = (0..n).map(|k| values[k]).collect();
+    Ok((values, vectors))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eigen_decomposition_reconstructs_its_matrix() {
+        let b = DMatrix::from_fn(70, 70, |i, j| {
+            (((i * 31 + j * 17) % 23) as f64 - 11.0) / 7.0
+        });
+        let a = &b + b.transpose();
+        let (values, vectors) = symmetric_eigen(&a).unwrap();
+        let rebuilt =
+            &vectors * DMatrix::from_diagonal(&values.clone().into()) * vectors.transpose();
+        assert!((&rebuilt - &a).norm() <= 1e-12 * a.norm());
+        assert!((vectors.transpose() * &vectors - DMatrix::identity(70, 70)).norm() <= 1e-12);
+        assert!(values.windows(2).all(|w| w[0] <= w[1]));
+    }
+}
