@@ -162,24 +162,35 @@ fn stochastic_enkf_converges_to_the_kalman_filter_as_members_grow() {
     assert!(last.1 < 0.02, "{errors:?}");
 }
 
+/// One stochastic EnKF analysis of `start` (same seed and cycle) in ensemble space and in
+/// observation space.
+fn enkf_in_both_spaces(
+    start: &DMatrix<f64>,
+    observation: &Observation,
+    values: &[f64],
+    inflation: f64,
+) -> [DMatrix<f64>; 2] {
+    [Space::Ensemble, Space::Observation].map(|space| {
+        let mut ensemble = start.clone();
+        StochasticEnkf {
+            inflation,
+            seed: 4,
+            space,
+        }
+        .analyse(&mut ensemble, observation, values, 3)
+        .unwrap();
+        ensemble
+    })
+}
+
 #[test]
 fn enkf_ensemble_and_observation_space_forms_agree() {
     let (prior_mean, prior_covariance) = prior();
     let (observation, values) = observation();
     let start = exact_ensemble(&prior_mean, &prior_covariance, 12, 2);
-    let mut results = Vec::new();
-    for space in [Space::Ensemble, Space::Observation] {
-        let mut ensemble = start.clone();
-        StochasticEnkf {
-            inflation: 1.1,
-            seed: 4,
-            space,
-        }
-        .analyse(&mut ensemble, &observation, &values, 3)
-        .unwrap();
-        results.push(ensemble);
-    }
-    assert!(relative(&results[0], &results[1]) < 1e-12);
+    let [ensemble_space, observation_space] =
+        enkf_in_both_spaces(&start, &observation, &values, 1.1);
+    assert!(relative(&ensemble_space, &observation_space) < 1e-12);
 }
 
 #[test]
@@ -198,18 +209,7 @@ fn enkf_forms_agree_with_every_entry_or_an_entry_twice_observed() {
     for (observation, members) in cases.iter().flat_map(|o| [(o, 5), (o, 12)]) {
         let values = observation.observe(&truth);
         let start = exact_ensemble(&prior_mean, &prior_covariance, members, 2);
-        let mut results = Vec::new();
-        for space in [Space::Ensemble, Space::Observation] {
-            let mut ensemble = start.clone();
-            StochasticEnkf {
-                inflation: 1.0,
-                seed: 4,
-                space,
-            }
-            .analyse(&mut ensemble, observation, &values, 3)
-            .unwrap();
-            results.push(ensemble);
-        }
+        let results = enkf_in_both_spaces(&start, observation, &values, 1.0);
         let difference = relative(&results[0], &results[1]);
         let indices = observation.indices();
         assert!(difference < 1e-12, "{indices:?}, {members}: {difference}");

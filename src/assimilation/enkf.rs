@@ -203,7 +203,15 @@ fn observation_space_update(
             observed_by[i] = k;
         }
     }
-    let unobserved: Vec<usize> = (0..n).filter(|&i| observed_by[i] == usize::MAX).collect();
+    let mut observed = Vec::new();
+    let mut unobserved = Vec::new();
+    for (i, &k) in observed_by.iter().enumerate() {
+        if k == usize::MAX {
+            unobserved.push(i);
+        } else {
+            observed.push((i, k, inverse_std[k].recip()));
+        }
+    }
     let u = unobserved.len();
     let a_u = DMatrix::from_fn(u, m, |r, j| {
         ensemble[(unobserved[r], j)] - forecast_mean[unobserved[r]]
@@ -213,12 +221,9 @@ fn observation_space_update(
         let q = cholesky.inverse();
         let mut gain = DMatrix::zeros(n, p);
         for (l, column) in gain.as_mut_slice().chunks_exact_mut(n).enumerate() {
-            for (i, &k) in observed_by.iter().enumerate() {
-                if k != usize::MAX {
-                    let std = inverse_std[k].recip();
-                    let identity = if k == l { std } else { 0.0 };
-                    column[i] = identity - c * std * q[(k, l)];
-                }
+            for &(i, k, std) in &observed {
+                let identity = if k == l { std } else { 0.0 };
+                column[i] = identity - c * std * q[(k, l)];
             }
         }
         if u > 0 {
@@ -243,12 +248,6 @@ fn observation_space_update(
     };
     let mut z = delta.clone();
     cholesky.solve_in_place(&mut z);
-    let observed: Vec<(usize, usize, f64)> = observed_by
-        .iter()
-        .enumerate()
-        .filter(|(_, &k)| k != usize::MAX)
-        .map(|(i, &k)| (i, k, inverse_std[k].recip()))
-        .collect();
     ensemble
         .as_mut_slice()
         .par_chunks_mut(n)
