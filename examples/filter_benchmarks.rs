@@ -8,7 +8,7 @@
 mod common;
 
 use medida::assimilation::{
-    run_twin, Analysis, Etkf, Geometry, Letkf, Observation, Space, StochasticEnkf, TwinSettings,
+    run_twin, Analysis, Etkf, Geometry, Letkf, Observation, StochasticEnkf, TwinSettings,
 };
 use medida::solvers::{KsIntervalModel, KsModel, KsParams, Lorenz96, Model};
 use std::time::Instant;
@@ -54,7 +54,7 @@ fn main() -> anyhow::Result<()> {
             filter: Box::new(StochasticEnkf {
                 inflation: 1.06,
                 seed: 1,
-                space: Space::Auto,
+                ..Default::default()
             }),
             members: 40,
             published: 0.22,
@@ -63,7 +63,7 @@ fn main() -> anyhow::Result<()> {
             system: "Lorenz-96",
             filter: Box::new(Etkf {
                 inflation: 1.013,
-                space: Space::Auto,
+                ..Default::default()
             }),
             members: 24,
             published: 0.18,
@@ -94,7 +94,7 @@ fn main() -> anyhow::Result<()> {
             system: "KS",
             filter: Box::new(Etkf {
                 inflation: 1.03,
-                space: Space::Auto,
+                ..Default::default()
             }),
             members: 20,
             published: 0.115,

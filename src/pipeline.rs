@@ -5,7 +5,7 @@
 
 use crate::assimilation::ensemble::{mean, standard_normals, stream, Purpose};
 use crate::assimilation::localization::GASPARI_COHN_WIDTH;
-use crate::assimilation::{Analysis, Etkf, Geometry, Letkf, Observation, Space, StochasticEnkf};
+use crate::assimilation::{Analysis, Etkf, Geometry, Letkf, Observation, StochasticEnkf};
 use crate::config::{Case, Operator, Projection};
 use crate::equation::Equation;
 use crate::error::{MedidaError, Result};
@@ -814,12 +814,12 @@ fn ensemble_analysis(
         EnsembleFilter::Enkf => StochasticEnkf {
             inflation,
             seed,
-            space: Space::Auto,
+            ..Default::default()
         }
         .analyse(&mut ensemble, sensors, observed, sample)?,
         EnsembleFilter::Etkf => Etkf {
             inflation,
-            space: Space::Auto,
+            ..Default::default()
         }
         .analyse(&mut ensemble, sensors, observed, sample)?,
         EnsembleFilter::Letkf { radius } => Letkf {

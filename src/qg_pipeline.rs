@@ -4,7 +4,7 @@
 //! (with the model's one-step hyperviscous damping applied, which makes the regression exact
 //! for Euler pairs), the edge cut, one RVM per layer with the threshold chosen from a sweep.
 
-use crate::assimilation::{Analysis, Etkf, Geometry, Letkf, Observation, Space, StochasticEnkf};
+use crate::assimilation::{Analysis, Etkf, Geometry, Letkf, Observation, StochasticEnkf};
 use crate::equation::Equation;
 use crate::error::{MedidaError, Result};
 use crate::normal_equations::NormalEquations;
@@ -309,13 +309,13 @@ fn ensemble_analysis(
         .analyse(&mut ensemble, &observation, &values, k as u64)?,
         "etkf" => Etkf {
             inflation,
-            space: Space::Auto,
+            ..Default::default()
         }
         .analyse(&mut ensemble, &observation, &values, k as u64)?,
         _ => StochasticEnkf {
             inflation,
             seed,
-            space: Space::Auto,
+            ..Default::default()
         }
         .analyse(&mut ensemble, &observation, &values, k as u64)?,
     }

@@ -4,7 +4,7 @@
 
 use medida::assimilation::ensemble::{anomalies, mean};
 use medida::assimilation::{
-    forecast, run_twin, Analysis, Etkf, Geometry, Letkf, Observation, Space, StochasticEnkf,
+    forecast, run_twin, Analysis, Draws, Etkf, Geometry, Letkf, Observation, Space, StochasticEnkf,
     TwinSettings,
 };
 use medida::solvers::{KsIntervalModel, KsModel, KsParams, Lorenz96, Model, SolverError};
@@ -146,7 +146,7 @@ fn stochastic_enkf_converges_to_the_kalman_filter_as_members_grow() {
         let filter = StochasticEnkf {
             inflation: 1.0,
             seed: 7,
-            space: Space::Auto,
+            ..Default::default()
         };
         filter
             .analyse(&mut ensemble, &observation, &values, 1)
@@ -176,6 +176,8 @@ fn enkf_in_both_spaces(
             inflation,
             seed: 4,
             space,
+            // Both forms draw ε per observation, so the same numbers enter both.
+            draws: Draws::PerObservation,
         }
         .analyse(&mut ensemble, observation, values, 3)
         .unwrap();
@@ -191,6 +193,63 @@ fn enkf_ensemble_and_observation_space_forms_agree() {
     let [ensemble_space, observation_space] =
         enkf_in_both_spaces(&start, &observation, &values, 1.1);
     assert!(relative(&ensemble_space, &observation_space) < 1e-12);
+}
+
+#[test]
+fn enkf_perturbations_drawn_in_ensemble_space_give_the_same_analysis_distribution() {
+    // In ensemble space the default draws the image Sᵀ(ε_j − ε̄) of the perturbations
+    // directly. Over many cycles from one forecast ensemble the analysis members must have the
+    // same mean and variance, entry by entry, as with ε drawn per observation.
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let start = DMatrix::from_fn(6, 5, |i, _| {
+        let z: f64 = StandardNormal.sample(&mut rng);
+        i as f64 * 0.3 + z
+    });
+    let observation =
+        Observation::new(6, (0..6).collect(), vec![0.4, 1.0, 0.3, 0.8, 0.5, 0.2]).unwrap();
+    let values = vec![0.5, 0.1, 1.0, 0.2, 1.7, 1.1];
+    let cycles = 20_000;
+    let moments = |draws: Draws| {
+        let filter = StochasticEnkf {
+            seed: 5,
+            space: Space::Ensemble,
+            draws,
+            ..Default::default()
+        };
+        let mut sum = DMatrix::zeros(6, 5);
+        let mut squares = DMatrix::zeros(6, 5);
+        for cycle in 0..cycles {
+            let mut ensemble = start.clone();
+            filter
+                .analyse(&mut ensemble, &observation, &values, cycle)
+                .unwrap();
+            sum += &ensemble;
+            squares += ensemble.map(|x| x * x);
+        }
+        let mean = sum / cycles as f64;
+        let variance = squares / cycles as f64 - mean.map(|x| x * x);
+        (mean, variance)
+    };
+    let (mean_image, variance_image) = moments(Draws::Auto);
+    let (mean_drawn, variance_drawn) = moments(Draws::PerObservation);
+    let n = cycles as f64;
+    for k in 0..30 {
+        let (v1, v2) = (variance_image[k], variance_drawn[k]);
+        assert!(
+            v1 > 1e-4 && v2 > 1e-4,
+            "entry {k}: the perturbations moved nothing"
+        );
+        let mean_error = (mean_image[k] - mean_drawn[k]).abs();
+        assert!(
+            mean_error < 5.0 * ((v1 + v2) / n).sqrt(),
+            "mean of entry {k}"
+        );
+        let variance_error = (v1 - v2).abs();
+        assert!(
+            variance_error < 5.0 * (2.0 * (v1 * v1 + v2 * v2) / n).sqrt(),
+            "variance of entry {k}: {v1} vs {v2}"
+        );
+    }
 }
 
 #[test]
@@ -237,7 +296,7 @@ fn analysis_is_unchanged_when_observations_are_permuted() {
         Box::new(StochasticEnkf {
             inflation: 1.0,
             seed: 1,
-            space: Space::Auto,
+            ..Default::default()
         }),
         Box::new(Etkf::default()),
         Box::new(Letkf {
@@ -278,7 +337,7 @@ fn ks_twin_run() -> (DMatrix<f64>, Vec<f64>) {
         StochasticEnkf {
             inflation: 1.05,
             seed: 8,
-            space: Space::Auto,
+            ..Default::default()
         }
         .analyse(&mut ensemble, &observation, &values, cycle)
         .unwrap();
@@ -343,7 +402,7 @@ fn reproduces_the_published_lorenz96_benchmarks() {
         &StochasticEnkf {
             inflation: 1.06,
             seed: 2008,
-            space: Space::Auto,
+            ..Default::default()
         },
         &start,
         &settings(40),
@@ -354,7 +413,7 @@ fn reproduces_the_published_lorenz96_benchmarks() {
         &observation,
         &Etkf {
             inflation: 1.013,
-            space: Space::Auto,
+            ..Default::default()
         },
         &start,
         &settings(24),

@@ -77,6 +77,16 @@ impl Cholesky {
 }
 
 impl Cholesky {
+    /// The factor L itself, its upper triangle zero.
+    pub fn lower(mut self) -> DMatrix<f64> {
+        for (j, column) in self.factor.column_iter_mut().enumerate() {
+            for x in column.into_iter().take(j) {
+                *x = 0.0;
+            }
+        }
+        self.factor
+    }
+
     /// The inverse A⁻¹ = L⁻ᵀ L⁻¹, symmetric, both triangles filled.
     pub fn inverse(&self) -> DMatrix<f64> {
         let n = self.factor.nrows();

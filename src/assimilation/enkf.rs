@@ -2,11 +2,12 @@
 //! filter): every member is updated with its own perturbed observation,
 //! x_j ← x_j + K (y + ε_j − H x_j), K = A Sᵀ (S Sᵀ + (m−1) I)⁻¹ R^{-1/2} with the scaled
 //! anomalies S = R^{-1/2} H A, computed in ensemble space (m × m) or observation space (p × p),
-//! whichever is cheaper — never with an N × N matrix.
+//! whichever is cheaper — never with an N × N matrix. In ensemble space the perturbations
+//! enter only through their image Sᵀ(ε_j − ε̄), which is drawn directly (see [`Draws`]).
 
 use super::cholesky::Cholesky;
 use super::ensemble::{
-    anomalies, check_inflation, inflate, mean, scaled_anomalies, stream, validate, Purpose, Space,
+    check_inflation, inflate, mean, scaled_anomalies, stream, validate, Purpose, Space,
     MEMBERS_PER_TASK,
 };
 use super::gemm::{accumulate, gram, product};
@@ -29,6 +30,7 @@ pub struct StochasticEnkf {
     /// Seed of the observation perturbations; member j of cycle c uses stream (seed, c, j).
     pub seed: u64,
     pub space: Space,
+    pub draws: Draws,
 }
 
 impl Default for StochasticEnkf {
@@ -37,8 +39,25 @@ impl Default for StochasticEnkf {
             inflation: 1.0,
             seed: 0,
             space: Space::Auto,
+            draws: Draws::Auto,
         }
     }
+}
+
+/// How the perturbed observations are drawn. Both give the same analysis distribution; they
+/// draw different numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Draws {
+    /// In ensemble space the analysis sees the perturbations ε_j only through
+    /// Sᵀ(ε_j − ε̄), whose columns are N(0, SᵀS) before centring: that m-vector is drawn
+    /// directly (m² numbers instead of p·m, and no p × m product). Elsewhere, and when the
+    /// scaled anomalies have rank below m − 1 (more members than observations, or a
+    /// degenerate ensemble), as `PerObservation`.
+    #[default]
+    Auto,
+    /// ε_j ~ N(0, I) per observation and member, as written (Burgers et al. 1998; the
+    /// authors' code), in either space.
+    PerObservation,
 }
 
 /// Members per parallel task when drawing perturbations (fixed, so sums never depend on the
@@ -105,6 +124,49 @@ impl Perturbation<'_> {
             });
     }
 
+    /// The centred ensemble-space image Sᵀ(ε_j − ε̄) of the perturbations, drawn without ε.
+    /// Its uncentred columns are N(0, G), G = SᵀS. With L Lᵀ = G + α11ᵀ (positive definite
+    /// when S, whose rows sum to zero over members, has rank m − 1) and z_j ~ N(0, I) from
+    /// member j's stream, Π L z_j ~ N(0, Π(G + α11ᵀ)Π) = N(0, G), Π = I − 11ᵀ/m, because
+    /// G1 = 0; removing the mean over members then centres the draws as `apply` does. `None`
+    /// when G + α11ᵀ cannot be factored: the caller then draws ε itself.
+    fn image(&self, g: &DMatrix<f64>, observations: usize) -> Option<DMatrix<f64>> {
+        let m = g.nrows();
+        let alpha = g.trace() / m as f64;
+        if m < 2 || m - 1 > observations || !(alpha > 0.0 && alpha.is_finite()) {
+            return None;
+        }
+        let factor = Cholesky::new(g.map(|x| x + alpha)).ok()?.lower();
+        let mut z = DMatrix::zeros(m, m);
+        z.as_mut_slice()
+            .par_chunks_mut(m)
+            .enumerate()
+            .with_min_len(MEMBERS_PER_TASK)
+            .for_each(|(member, column)| {
+                let mut rng = stream(
+                    self.seed,
+                    self.cycle,
+                    member as u64,
+                    Purpose::PerturbationImage,
+                );
+                for x in column.iter_mut() {
+                    *x = StandardNormal.sample(&mut rng);
+                }
+            });
+        let mut y = product(&factor, false, &z, false);
+        // Π on the left (each column loses its mean), then on the right (each row loses its
+        // mean over members).
+        for mut column in y.column_iter_mut() {
+            let mean = column.mean();
+            column.add_scalar_mut(-mean);
+        }
+        let row_mean = y.column_mean();
+        for mut column in y.column_iter_mut() {
+            column -= &row_mean;
+        }
+        Some(y)
+    }
+
     /// Δ for scaled anomalies that must be kept.
     fn of(&self, s: &DMatrix<f64>) -> DMatrix<f64> {
         let mut delta = s.clone();
@@ -121,58 +183,96 @@ impl Analysis for StochasticEnkf {
         values: &[f64],
         cycle: u64,
     ) -> Result<()> {
-        check_inflation(self.inflation)?;
-        validate(ensemble, observation, values)?;
-        let (n, m) = ensemble.shape();
-        let p = observation.len();
-        let indices = observation.indices();
-        let forecast_mean = mean(ensemble);
-        let inverse_std: Vec<f64> = observation
-            .variance()
-            .iter()
-            .map(|v| v.sqrt().recip())
-            .collect();
-        let s = scaled_anomalies(ensemble, &forecast_mean, indices, &inverse_std);
-        let innovation: Vec<f64> = (0..p)
-            .map(|k| (values[k] - forecast_mean[indices[k]]) * inverse_std[k])
-            .collect();
-        let mut order: Vec<usize> = (0..p).collect();
-        order.sort_by_key(|&k| indices[k]);
-        let perturbation = Perturbation {
-            seed: self.seed,
-            cycle,
-            innovation: &innovation,
-            order,
-        };
-        match self.space.resolve(n, p, m) {
-            Space::Ensemble => {
-                // E += A (SᵀS + (m−1) I)⁻¹ Sᵀ Δ
-                let mut gram = gram(&s, true);
-                for i in 0..m {
-                    gram[(i, i)] += (m - 1) as f64;
-                }
-                let delta = perturbation.of(&s);
-                let mut weights = product(&s, true, &delta, false);
-                Cholesky::new(gram)?.solve_in_place(&mut weights);
-                let a = anomalies(ensemble, &forecast_mean);
-                accumulate(ensemble, &a, false, &weights, false);
+        super::in_pool(|| {
+            check_inflation(self.inflation)?;
+            validate(ensemble, observation, values)?;
+            let (n, m) = ensemble.shape();
+            let p = observation.len();
+            let indices = observation.indices();
+            let forecast_mean = mean(ensemble);
+            let inverse_std: Vec<f64> = observation
+                .variance()
+                .iter()
+                .map(|v| v.sqrt().recip())
+                .collect();
+            let s = scaled_anomalies(ensemble, &forecast_mean, indices, &inverse_std);
+            let innovation: Vec<f64> = (0..p)
+                .map(|k| (values[k] - forecast_mean[indices[k]]) * inverse_std[k])
+                .collect();
+            let mut order: Vec<usize> = (0..p).collect();
+            order.sort_by_key(|&k| indices[k]);
+            let perturbation = Perturbation {
+                seed: self.seed,
+                cycle,
+                innovation: &innovation,
+                order,
+            };
+            match self.space.resolve(n, p, m) {
+                Space::Ensemble => ensemble_space_update(ensemble, &s, &perturbation, self.draws)?,
+                _ => observation_space_update(
+                    ensemble,
+                    &forecast_mean,
+                    s,
+                    &perturbation,
+                    indices,
+                    &inverse_std,
+                )?,
             }
-            _ => observation_space_update(
-                ensemble,
-                &forecast_mean,
-                s,
-                &perturbation,
-                indices,
-                &inverse_std,
-            )?,
-        }
-        inflate(ensemble, self.inflation);
-        Ok(())
+            inflate(ensemble, self.inflation);
+            Ok(())
+        })
     }
 
     fn name(&self) -> String {
         format!("EnKF (perturbed obs, inflation {})", self.inflation)
     }
+}
+
+/// E ← E + A W with W = (SᵀS + cI)⁻¹ SᵀΔ, c = m − 1. Since A = E Π, that is E (I + Π W):
+/// one product with an m × m matrix, and no anomaly matrix. SᵀΔ = Sᵀd 1ᵀ − SᵀS + Sᵀ(ε − ε̄1ᵀ),
+/// the last term drawn in ensemble space where [`Draws`] allows.
+fn ensemble_space_update(
+    ensemble: &mut DMatrix<f64>,
+    s: &DMatrix<f64>,
+    perturbation: &Perturbation,
+    draws: Draws,
+) -> Result<()> {
+    let (p, m) = s.shape();
+    let g = gram(s, true);
+    let image = match draws {
+        Draws::Auto => perturbation.image(&g, p),
+        Draws::PerObservation => None,
+    };
+    let mut weights = match image {
+        Some(mut weights) => {
+            // Sᵀd 1ᵀ − G + the image.
+            let innovation = DMatrix::from_column_slice(p, 1, perturbation.innovation);
+            let projected = product(s, true, &innovation, false);
+            for (column, g) in weights
+                .as_mut_slice()
+                .chunks_exact_mut(m)
+                .zip(g.as_slice().chunks_exact(m))
+            {
+                for ((w, g), d) in column.iter_mut().zip(g).zip(projected.iter()) {
+                    *w += d - g;
+                }
+            }
+            weights
+        }
+        None => product(s, true, &perturbation.of(s), false),
+    };
+    let mut system = g;
+    for i in 0..m {
+        system[(i, i)] += (m - 1) as f64;
+    }
+    Cholesky::new(system)?.solve_in_place(&mut weights);
+    for (j, mut column) in weights.column_iter_mut().enumerate() {
+        let mean = column.mean();
+        column.add_scalar_mut(-mean);
+        column[j] += 1.0;
+    }
+    *ensemble = product(ensemble, false, &weights, false);
+    Ok(())
 }
 
 /// E += A Sᵀ (SSᵀ + cI)⁻¹ Δ with c = m − 1, through the p × p matrix SSᵀ (a symmetric

@@ -115,14 +115,16 @@ impl Analysis for Etkf {
         values: &[f64],
         _cycle: u64,
     ) -> Result<()> {
-        check_inflation(self.inflation)?;
-        let prepared = prepare(ensemble, observation, values)?;
-        let (n, m) = ensemble.shape();
-        *ensemble = match self.space.resolve(n, observation.len(), m) {
-            Space::Ensemble => self.ensemble_space(&prepared)?,
-            _ => self.observation_space(&prepared, observation)?,
-        };
-        Ok(())
+        super::in_pool(|| {
+            check_inflation(self.inflation)?;
+            let prepared = prepare(ensemble, observation, values)?;
+            let (n, m) = ensemble.shape();
+            *ensemble = match self.space.resolve(n, observation.len(), m) {
+                Space::Ensemble => self.ensemble_space(&prepared)?,
+                _ => self.observation_space(&prepared, observation)?,
+            };
+            Ok(())
+        })
     }
 
     fn name(&self) -> String {
