@@ -8,6 +8,8 @@ use super::dense::{parallelism, view, view_mut};
 use crate::error::{MedidaError, Result};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt;
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Par};
 use nalgebra::DMatrix;
 
 /// The lower Cholesky factor L (A = L Lᵀ) of a symmetric positive definite matrix, stored in
@@ -61,6 +63,10 @@ impl Cholesky {
         if n == 0 || rhs.ncols() == 0 {
             return;
         }
+        if n > SOLVE_BLOCK && rhs.ncols() >= SOLVE_BLOCK {
+            self.blocked_solve(rhs);
+            return;
+        }
         let par = parallelism(n * n * rhs.ncols());
         let mut memory = MemBuffer::new(llt::solve::solve_in_place_scratch::<f64>(
             n,
@@ -74,7 +80,82 @@ impl Cholesky {
             MemStack::new(&mut memory),
         );
     }
+
+    /// L Lᵀ X = B for many right-hand sides, nearly all of it in matrix products: with the
+    /// inverses D_k of L's diagonal blocks, Y_k = D_k (B_k − L_{k,<k} Y_{<k}) and then
+    /// X_k = D_kᵀ (Y_k − L_{>k,k}ᵀ X_{>k}), block rows of SOLVE_BLOCK. Y goes to a second
+    /// buffer and X back into B, so no block is copied. (faer's recursive triangular solve
+    /// runs at ≈ 70 % of its matrix-product rate on these shapes.)
+    fn blocked_solve(&self, rhs: &mut DMatrix<f64>) {
+        let n = self.factor.nrows();
+        let r = rhs.ncols();
+        let blocks: Vec<(usize, usize)> = (0..n)
+            .step_by(SOLVE_BLOCK)
+            .map(|start| (start, SOLVE_BLOCK.min(n - start)))
+            .collect();
+        let l = view(&self.factor);
+        let inverses: Vec<faer::Mat<f64>> = blocks
+            .iter()
+            .map(|&(start, size)| {
+                let mut inverse = faer::Mat::<f64>::identity(size, size);
+                faer::linalg::triangular_solve::solve_lower_triangular_in_place(
+                    l.submatrix(start, start, size, size),
+                    inverse.as_mut(),
+                    Par::Seq,
+                );
+                inverse
+            })
+            .collect();
+        let par = parallelism(n * SOLVE_BLOCK * r);
+        let mut y = faer::Mat::<f64>::zeros(n, r);
+        let mut b = view_mut(rhs);
+        for (&(start, size), inverse) in blocks.iter().zip(&inverses) {
+            if start > 0 {
+                matmul(
+                    b.as_mut().subrows_mut(start, size),
+                    Accum::Add,
+                    l.submatrix(start, 0, size, start),
+                    y.as_ref().subrows(0, start),
+                    -1.0,
+                    par,
+                );
+            }
+            matmul(
+                y.as_mut().subrows_mut(start, size),
+                Accum::Replace,
+                inverse.as_ref(),
+                b.as_ref().subrows(start, size),
+                1.0,
+                par,
+            );
+        }
+        for (&(start, size), inverse) in blocks.iter().zip(&inverses).rev() {
+            let end = start + size;
+            if end < n {
+                matmul(
+                    y.as_mut().subrows_mut(start, size),
+                    Accum::Add,
+                    l.submatrix(end, start, n - end, size).transpose(),
+                    b.as_ref().subrows(end, n - end),
+                    -1.0,
+                    par,
+                );
+            }
+            matmul(
+                b.as_mut().subrows_mut(start, size),
+                Accum::Replace,
+                inverse.transpose(),
+                y.as_ref().subrows(start, size),
+                1.0,
+                par,
+            );
+        }
+    }
 }
+
+/// Block rows of the blocked multi-right-hand-side solve (and the fewest right-hand sides
+/// for which it is used).
+const SOLVE_BLOCK: usize = 128;
 
 impl Cholesky {
     /// The factor L itself, its upper triangle zero.
@@ -120,10 +201,19 @@ mod tests {
 
     #[test]
     fn solve_matches_nalgebra() {
-        for n in [1, 5, 64, 65, 150] {
+        // 70 right-hand sides: faer's solve; 300: the blocked one (one or three block rows).
+        for (n, r) in [
+            (1, 70),
+            (5, 70),
+            (64, 70),
+            (65, 70),
+            (150, 70),
+            (150, 300),
+            (300, 300),
+        ] {
             let b = DMatrix::from_fn(n, n, |i, j| (((i * 31 + j * 17) % 23) as f64 - 11.0) / 7.0);
             let a = &b * b.transpose() + DMatrix::identity(n, n) * n as f64;
-            let rhs = DMatrix::from_fn(n, 70, |i, j| ((i + 3 * j) % 5) as f64 - 2.0);
+            let rhs = DMatrix::from_fn(n, r, |i, j| ((i + 3 * j) % 5) as f64 - 2.0);
             let expected = a.clone().cholesky().unwrap().solve(&rhs);
             let mut x = rhs.clone();
             Cholesky::new(a).unwrap().solve_in_place(&mut x);

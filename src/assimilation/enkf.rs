@@ -80,13 +80,36 @@ impl Perturbation<'_> {
     /// add no spurious mean shift. Draws follow the order of the observed state entries, not
     /// the order the observations were listed in, so a permutation of them changes nothing.
     fn apply(&self, buffer: &mut DMatrix<f64>) {
+        let p = buffer.nrows();
+        let draw_mean = self.draw(buffer, None);
+        buffer
+            .as_mut_slice()
+            .par_chunks_mut(p)
+            .with_min_len(MEMBERS_PER_TASK)
+            .for_each(|column| {
+                for (x, mu) in column.iter_mut().zip(&draw_mean) {
+                    *x -= mu;
+                }
+            });
+    }
+
+    /// Overwrites S with the uncentred Δ_j + ε̄ = d − S_j + ε_j (into `copy` as well when
+    /// given, in the same pass) and returns ε̄.
+    fn draw(&self, buffer: &mut DMatrix<f64>, copy: Option<&mut DMatrix<f64>>) -> Vec<f64> {
         let (p, m) = buffer.shape();
+        let block = DRAW_BLOCK * p;
+        let copies: Vec<Option<&mut [f64]>> = match copy {
+            Some(copy) => copy.as_mut_slice().chunks_mut(block).map(Some).collect(),
+            None => (0..m.div_ceil(DRAW_BLOCK)).map(|_| None).collect(),
+        };
         let partial: Vec<Vec<f64>> = buffer
             .as_mut_slice()
-            .par_chunks_mut(DRAW_BLOCK * p)
+            .par_chunks_mut(block)
+            .zip(copies)
             .enumerate()
-            .map(|(block, columns)| {
+            .map(|(block, (columns, copies))| {
                 let mut sum = vec![0.0; p];
+                let mut copies = copies.map(|c| c.chunks_exact_mut(p));
                 for (offset, column) in columns.chunks_exact_mut(p).enumerate() {
                     let member = (block * DRAW_BLOCK + offset) as u64;
                     let mut rng = stream(
@@ -99,6 +122,9 @@ impl Perturbation<'_> {
                         let draw: f64 = StandardNormal.sample(&mut rng);
                         column[k] = self.innovation[k] - column[k] + draw;
                         sum[k] += draw;
+                    }
+                    if let Some(copy) = copies.as_mut().and_then(|c| c.next()) {
+                        copy.copy_from_slice(column);
                     }
                 }
                 sum
@@ -113,15 +139,7 @@ impl Perturbation<'_> {
         for x in &mut draw_mean {
             *x /= m as f64;
         }
-        buffer
-            .as_mut_slice()
-            .par_chunks_mut(p)
-            .with_min_len(MEMBERS_PER_TASK)
-            .for_each(|column| {
-                for (x, mu) in column.iter_mut().zip(&draw_mean) {
-                    *x -= mu;
-                }
-            });
+        draw_mean
     }
 
     /// The centred ensemble-space image Sᵀ(ε_j − ε̄) of the perturbations, drawn without ε.
@@ -340,14 +358,19 @@ fn observation_space_update(
         return Ok(());
     }
     // S is needed afterwards only for rows nobody observes; otherwise its buffer becomes Δ.
-    let (delta, kept) = if u == 0 {
-        perturbation.apply(&mut s);
+    // Δ and Z start uncentred (one drawing pass writes both); by linearity the centred
+    // Z = K⁻¹(Δ̃ − ε̄1ᵀ) is Z̃ − (K⁻¹ε̄)1ᵀ.
+    let (mut delta, kept) = if u == 0 {
         (s, None)
     } else {
-        (perturbation.of(&s), Some(s))
+        (s.clone(), Some(s))
     };
-    let mut z = delta.clone();
+    let mut z = DMatrix::zeros(p, m);
+    let draw_mean = perturbation.draw(&mut delta, Some(&mut z));
     cholesky.solve_in_place(&mut z);
+    let mut shift = DMatrix::from_column_slice(p, 1, &draw_mean);
+    cholesky.solve_in_place(&mut shift);
+    let shift = shift.as_slice();
     ensemble
         .as_mut_slice()
         .par_chunks_mut(n)
@@ -356,10 +379,18 @@ fn observation_space_update(
         .with_min_len(MEMBERS_PER_TASK)
         .for_each(|((member, delta), z)| {
             for &(i, k, std) in &observed {
-                member[i] += std * (delta[k] - c * z[k]);
+                member[i] += std * ((delta[k] - draw_mean[k]) - c * (z[k] - shift[k]));
             }
         });
     if let Some(s) = kept {
+        z.as_mut_slice()
+            .par_chunks_mut(p)
+            .with_min_len(MEMBERS_PER_TASK)
+            .for_each(|column| {
+                for (x, v) in column.iter_mut().zip(shift) {
+                    *x -= v;
+                }
+            });
         let update = if 2 * u * p * m < p * m * m + u * m * m {
             product(&product(&a_u, false, &s, true), false, &z, false)
         } else {
