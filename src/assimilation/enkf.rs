@@ -313,7 +313,8 @@ fn observation_space_update(
     for i in 0..p {
         outer[(i, i)] += c;
     }
-    let cholesky = Cholesky::new(outer)?;
+    // The factorisation of SSᵀ + cI runs beside the drawing of the perturbations below: the
+    // factorisation keeps the two cores only partly busy, and the drawing needs no factor.
     // The first observation of every state entry (an entry observed twice has the same A_i).
     let mut observed_by = vec![usize::MAX; n];
     for (k, &i) in indices.iter().enumerate() {
@@ -336,7 +337,13 @@ fn observation_space_update(
     });
     if m >= GAIN_FORM_RATIO * p {
         // K = [R^{1/2}(I − c Q) on observed rows; A_U Sᵀ Q on the others], Q = (SSᵀ + cI)⁻¹.
-        let q = cholesky.inverse();
+        let left_u = (u > 0).then(|| product(&a_u, false, &s, true));
+        // S is no longer needed: its buffer becomes Δ.
+        let (q, ()) = rayon::join(
+            || Cholesky::new(outer).map(|factor| factor.inverse()),
+            || perturbation.apply(&mut s),
+        );
+        let q = q?;
         let mut gain = DMatrix::zeros(n, p);
         for (l, column) in gain.as_mut_slice().chunks_exact_mut(n).enumerate() {
             for &(i, k, std) in &observed {
@@ -344,16 +351,14 @@ fn observation_space_update(
                 column[i] = identity - c * std * q[(k, l)];
             }
         }
-        if u > 0 {
-            let gain_u = product(&product(&a_u, false, &s, true), false, &q, false);
+        if let Some(left_u) = left_u {
+            let gain_u = product(&left_u, false, &q, false);
             for (r, &i) in unobserved.iter().enumerate() {
                 for l in 0..p {
                     gain[(i, l)] = gain_u[(r, l)];
                 }
             }
         }
-        // S is no longer needed: its buffer becomes Δ.
-        perturbation.apply(&mut s);
         accumulate(ensemble, &gain, false, &s, false);
         return Ok(());
     }
@@ -366,7 +371,11 @@ fn observation_space_update(
         (s.clone(), Some(s))
     };
     let mut z = DMatrix::zeros(p, m);
-    let draw_mean = perturbation.draw(&mut delta, Some(&mut z));
+    let (cholesky, draw_mean) = rayon::join(
+        || Cholesky::new(outer),
+        || perturbation.draw(&mut delta, Some(&mut z)),
+    );
+    let cholesky = cholesky?;
     cholesky.solve_in_place(&mut z);
     let mut shift = DMatrix::from_column_slice(p, 1, &draw_mean);
     cholesky.solve_in_place(&mut shift);
