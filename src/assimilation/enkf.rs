@@ -257,10 +257,20 @@ fn ensemble_space_update(
 ) -> Result<()> {
     let (p, m) = s.shape();
     let g = gram(s, true);
-    let image = match draws {
-        Draws::Auto => perturbation.image(&g, p),
-        Draws::PerObservation => None,
-    };
+    // The image and the factor of SᵀS + cI need only G: side by side.
+    let (image, cholesky) = rayon::join(
+        || match draws {
+            Draws::Auto => perturbation.image(&g, p),
+            Draws::PerObservation => None,
+        },
+        || {
+            let mut system = g.clone();
+            for i in 0..m {
+                system[(i, i)] += (m - 1) as f64;
+            }
+            Cholesky::new(system)
+        },
+    );
     let mut weights = match image {
         Some(mut weights) => {
             // Sᵀd 1ᵀ − G + the image.
@@ -279,11 +289,7 @@ fn ensemble_space_update(
         }
         None => product(s, true, &perturbation.of(s), false),
     };
-    let mut system = g;
-    for i in 0..m {
-        system[(i, i)] += (m - 1) as f64;
-    }
-    Cholesky::new(system)?.solve_in_place(&mut weights);
+    cholesky?.solve_in_place(&mut weights);
     for (j, mut column) in weights.column_iter_mut().enumerate() {
         let mean = column.mean();
         column.add_scalar_mut(-mean);
