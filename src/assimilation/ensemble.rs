@@ -23,6 +23,8 @@ pub enum Purpose {
     ObservationNoise = 3,
     /// The stochastic EnKF's perturbations drawn as their ensemble-space image.
     PerturbationImage = 4,
+    /// Random rotations of the analysis anomalies.
+    Rotation = 5,
 }
 
 /// The portable ChaCha8 stream for (seed, cycle, member, purpose).

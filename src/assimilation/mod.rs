@@ -11,6 +11,7 @@ pub(crate) mod gemm;
 pub mod letkf;
 pub mod localization;
 pub mod observation;
+pub mod rotation;
 pub mod twin;
 
 pub use enkf::{Draws, StochasticEnkf};
@@ -19,6 +20,7 @@ pub use etkf::Etkf;
 pub use letkf::Letkf;
 pub use localization::Geometry;
 pub use observation::Observation;
+pub use rotation::Rotated;
 pub use twin::{run_twin, TwinResult, TwinSettings};
 
 use crate::error::Result;
