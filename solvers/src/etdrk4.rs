@@ -61,6 +61,10 @@ struct Phi<T> {
 enum Coefficients {
     Real(Phi<f64>),
     Complex(Phi<Complex64>),
+    /// Real L and a nonlinear part that is one flux derivative, N̂ = i d ⊙ F̂: Q, f1, f2, f3
+    /// hold the products with d, so a stage evaluates only F̂ — no derivative or dealiasing
+    /// pass, and stage spectra are written straight into the transform's input.
+    Flux(Phi<f64>),
 }
 
 /// Stage buffers of one step.
@@ -86,6 +90,12 @@ pub struct Etdrk4 {
 
 impl Etdrk4 {
     pub fn new(model: KsModel, dt: f64) -> Result<Self> {
+        Self::build(model, dt, true)
+    }
+
+    /// With `fold_flux`, a flux-only model gets [`Coefficients::Flux`]; without, the general
+    /// form (kept for the test that compares the two).
+    fn build(model: KsModel, dt: f64, fold_flux: bool) -> Result<Self> {
         let dt = check_dt(dt)?;
         let modes = model.modes();
         let zero = vec![Complex64::new(0.0, 0.0); modes];
@@ -112,8 +122,24 @@ impl Etdrk4 {
             (phi.q[j], phi.f1[j], phi.f2_twice[j], phi.f3[j]) = (q, f1, 2.0 * f2, f3);
         }
         let real = model.linear_operator().iter().all(|l| l.im == 0.0);
-        let coefficients = if real {
-            let re = |v: &Vec<Complex64>| v.iter().map(|c| c.re).collect::<Vec<f64>>();
+        let re = |v: &Vec<Complex64>| v.iter().map(|c| c.re).collect::<Vec<f64>>();
+        let flux = model.flux_derivative().filter(|_| fold_flux);
+        let coefficients = if let (true, Some(d)) = (real, flux) {
+            let times_d = |v: &Vec<Complex64>| {
+                v.iter()
+                    .zip(&d)
+                    .map(|(c, d)| c.re * d)
+                    .collect::<Vec<f64>>()
+            };
+            Coefficients::Flux(Phi {
+                e: re(&phi.e),
+                e2: re(&phi.e2),
+                q: times_d(&phi.q),
+                f1: times_d(&phi.f1),
+                f2_twice: times_d(&phi.f2_twice),
+                f3: times_d(&phi.f3),
+            })
+        } else if real {
             Coefficients::Real(Phi {
                 e: re(&phi.e),
                 e2: re(&phi.e2),
@@ -197,12 +223,74 @@ where
     }
 }
 
+/// i r x.
+#[inline(always)]
+fn times_i(r: f64, x: Complex64) -> Complex64 {
+    Complex64::new(-r * x.im, r * x.re)
+}
+
+impl Phi<f64> {
+    /// The step of [`Coefficients::Flux`]: as [`Phi::step`] with N̂ = i d ⊙ F̂ and d folded
+    /// into Q, f1, f2, f3; the stages a, b, c go straight into the transform's input.
+    #[inline(always)]
+    fn step_flux(&self, model: &mut KsModel, s: &mut Stages, v: &mut [Complex64]) {
+        model.work_spectrum_mut().copy_from_slice(v);
+        model.flux_from_work(&mut s.nv);
+        let work = model.work_spectrum_mut();
+        for (((((a, w), &e2), &q), &v), &nv) in
+            s.a.iter_mut()
+                .zip(work.iter_mut())
+                .zip(&self.e2)
+                .zip(&self.q)
+                .zip(&*v)
+                .zip(&s.nv)
+        {
+            *a = e2 * v + times_i(q, nv);
+            *w = *a;
+        }
+        model.flux_from_work(&mut s.na);
+        let work = model.work_spectrum_mut();
+        for ((((w, &e2), &q), &v), &na) in work
+            .iter_mut()
+            .zip(&self.e2)
+            .zip(&self.q)
+            .zip(&*v)
+            .zip(&s.na)
+        {
+            *w = e2 * v + times_i(q, na);
+        }
+        model.flux_from_work(&mut s.nb);
+        let work = model.work_spectrum_mut();
+        for (((((w, &e2), &q), &a), &nb), &nv) in work
+            .iter_mut()
+            .zip(&self.e2)
+            .zip(&self.q)
+            .zip(&s.a)
+            .zip(&s.nb)
+            .zip(&s.nv)
+        {
+            *w = e2 * a + times_i(q, 2.0 * nb - nv);
+        }
+        model.flux_from_work(&mut s.nc);
+        for j in 0..v.len() {
+            v[j] = self.e[j] * v[j]
+                + times_i(
+                    1.0,
+                    self.f1[j] * s.nv[j]
+                        + self.f2_twice[j] * (s.na[j] + s.nb[j])
+                        + self.f3[j] * s.nc[j],
+                );
+        }
+    }
+}
+
 impl Etdrk4 {
     #[inline(always)]
     fn step_portable(&mut self, v: &mut [Complex64]) {
         match &self.coefficients {
             Coefficients::Real(phi) => phi.step(&mut self.model, &mut self.stages, v),
             Coefficients::Complex(phi) => phi.step(&mut self.model, &mut self.stages, v),
+            Coefficients::Flux(phi) => phi.step_flux(&mut self.model, &mut self.stages, v),
         }
     }
 
@@ -252,6 +340,35 @@ mod tests {
                     "z={z}: {got} vs {exact}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn flux_form_steps_match_the_general_form() {
+        use crate::{medida_initial_state, KsParams};
+        for dealias in [true, false] {
+            let mut params = KsParams::standard(100.0, 128);
+            params.dealias = dealias;
+            let model = KsModel::new(params).unwrap();
+            let u0 = medida_initial_state(&model.grid().coordinates(), 100.0);
+            let mut flux = Etdrk4::build(model.clone(), 0.05, true).unwrap();
+            let mut general = Etdrk4::build(model, 0.05, false).unwrap();
+            assert!(matches!(flux.coefficients, Coefficients::Flux(_)));
+            assert!(matches!(general.coefficients, Coefficients::Real(_)));
+            let mut v = flux.model_mut().to_spectral(&u0).unwrap();
+            let mut w = v.clone();
+            for _ in 0..200 {
+                flux.step(&mut v);
+                general.step(&mut w);
+            }
+            let norm: f64 = w.iter().map(|x| x.norm_sqr()).sum::<f64>().sqrt();
+            let diff: f64 = v
+                .iter()
+                .zip(&w)
+                .map(|(a, b)| (a - b).norm_sqr())
+                .sum::<f64>()
+                .sqrt();
+            assert!(diff < 1e-11 * norm, "dealias {dealias}: {diff} vs {norm}");
         }
     }
 

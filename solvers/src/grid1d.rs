@@ -159,6 +159,18 @@ impl Spectral1d {
         self.inverse_work(signal);
     }
 
+    /// The complex buffer that [`Spectral1d::inverse_work_unnormalised`] transforms (its
+    /// contents are destroyed by the transform).
+    pub fn complex_work_mut(&mut self) -> &mut [Complex64] {
+        &mut self.complex_work
+    }
+
+    /// Inverse transform, without the 1/N, of the grid's own complex work buffer (filled by
+    /// the caller through [`Spectral1d::complex_work_mut`]); avoids one copy in hot loops.
+    pub fn inverse_work_unnormalised(&mut self, signal: &mut [f64]) {
+        self.inverse_work(signal);
+    }
+
     fn inverse_work(&mut self, signal: &mut [f64]) {
         // A real signal has real DC and Nyquist coefficients; drop round-off imaginary parts.
         let last = self.complex_work.len() - 1;

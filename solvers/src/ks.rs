@@ -224,6 +224,65 @@ impl KsModel {
         self.grid.points()
     }
 
+    /// For a model whose whole nonlinear part is a flux derivative N(u) = ∂x F(u) (no
+    /// pointwise or constant terms): the factors d_j with N̂_j = i d_j F̂_j, k_j on the kept
+    /// modes and zero on the dealiased ones. Integrators fold them into their own
+    /// coefficients and evaluate only F̂ ([`KsModel::flux_from_work`]).
+    pub fn flux_derivative(&self) -> Option<Vec<f64>> {
+        (self.flux_degree.is_some() && self.pointwise.is_empty() && self.constant == 0.0).then(
+            || {
+                (0..self.modes())
+                    .map(|j| {
+                        if j < self.dealias_from {
+                            self.k_odd[j]
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect()
+            },
+        )
+    }
+
+    /// The spectral buffer that [`KsModel::flux_from_work`] reads (and destroys).
+    pub fn work_spectrum_mut(&mut self) -> &mut [Complex64] {
+        self.grid.complex_work_mut()
+    }
+
+    /// F̂, the spectrum of the flux of the state whose spectrum the caller wrote into
+    /// [`KsModel::work_spectrum_mut`], with no derivative and no dealiasing (see
+    /// [`KsModel::flux_derivative`]). A model without flux terms gives zero.
+    #[inline(always)]
+    pub fn flux_from_work(&mut self, out: &mut [Complex64]) {
+        match self.flux_degree {
+            Some(degree) => {
+                self.grid.inverse_work_unnormalised(&mut self.u);
+                self.flux_spectrum(degree, out);
+            }
+            None => out.fill(Complex64::new(0.0, 0.0)),
+        }
+    }
+
+    /// F̂ from N·u in `self.u`: F(u) = sum_p c_p u^{p+1}/(p+1), so N = dF/dx.
+    #[inline(always)]
+    fn flux_spectrum(&mut self, degree: usize, out: &mut [Complex64]) {
+        let f = &self.flux_weights;
+        let work = self.grid.real_work_mut();
+        match degree {
+            1 => {
+                for (w, &u) in work.iter_mut().zip(&self.u) {
+                    *w = f[1] * u * u;
+                }
+            }
+            _ => {
+                for (w, &u) in work.iter_mut().zip(&self.u) {
+                    *w = u * u * (f[1] + u * (f[2] + u * (f[3] + u * f[4])));
+                }
+            }
+        }
+        self.grid.forward_in_place(out);
+    }
+
     /// Spectrum of the nonlinear part N(u) of the right-hand side, given the spectrum of u.
     #[inline(always)]
     pub fn nonlinear(&mut self, spectrum: &[Complex64], out: &mut [Complex64]) {
@@ -234,22 +293,7 @@ impl KsModel {
             self.grid.inverse_unnormalised(spectrum, &mut self.u);
         }
         if let Some(degree) = flux_degree {
-            // Flux F(u) = sum_p c_p u^{p+1}/(p+1); N = dF/dx.
-            let f = &self.flux_weights;
-            let work = self.grid.real_work_mut();
-            match degree {
-                1 => {
-                    for (w, &u) in work.iter_mut().zip(&self.u) {
-                        *w = f[1] * u * u;
-                    }
-                }
-                _ => {
-                    for (w, &u) in work.iter_mut().zip(&self.u) {
-                        *w = u * u * (f[1] + u * (f[2] + u * (f[3] + u * f[4])));
-                    }
-                }
-            }
-            self.grid.forward_in_place(out);
+            self.flux_spectrum(degree, out);
             // Multiply by i k (k = 0 at Nyquist) over the kept modes only.
             let kept = self.dealias_from;
             for (o, &k) in out[..kept].iter_mut().zip(&self.k_odd) {
