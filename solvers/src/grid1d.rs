@@ -135,7 +135,7 @@ impl Spectral1d {
         for (w, s) in self.complex_work.iter_mut().zip(spectrum) {
             *w = s * scale;
         }
-        self.inverse_work(signal);
+        self.inverse_work_unnormalised(signal);
     }
 
     /// Inverse transform of `factor(j) * spectrum_j`, normalised, without a temporary.
@@ -149,14 +149,14 @@ impl Spectral1d {
         for ((w, s), f) in self.complex_work.iter_mut().zip(spectrum).zip(factor) {
             *w = s * f * scale;
         }
-        self.inverse_work(signal);
+        self.inverse_work_unnormalised(signal);
     }
 
     /// Inverse transform without the 1/N: returns N·u. Hot loops fold the 1/N into their
     /// own coefficients and save a pass over the spectrum.
     pub fn inverse_unnormalised(&mut self, spectrum: &[Complex64], signal: &mut [f64]) {
         self.complex_work.copy_from_slice(spectrum);
-        self.inverse_work(signal);
+        self.inverse_work_unnormalised(signal);
     }
 
     /// The complex buffer that [`Spectral1d::inverse_work_unnormalised`] transforms (its
@@ -168,10 +168,6 @@ impl Spectral1d {
     /// Inverse transform, without the 1/N, of the grid's own complex work buffer (filled by
     /// the caller through [`Spectral1d::complex_work_mut`]); avoids one copy in hot loops.
     pub fn inverse_work_unnormalised(&mut self, signal: &mut [f64]) {
-        self.inverse_work(signal);
-    }
-
-    fn inverse_work(&mut self, signal: &mut [f64]) {
         // A real signal has real DC and Nyquist coefficients; drop round-off imaginary parts.
         let last = self.complex_work.len() - 1;
         self.complex_work[0].im = 0.0;

@@ -5,6 +5,7 @@
 //! `tests/assimilation.rs`).
 
 use super::dense::mirror_lower;
+use faer::{MatMut, MatRef, Par};
 use nalgebra::DMatrix;
 
 /// op(A)·op(B) for column-major matrices, op = transpose when the flag is set.
@@ -67,7 +68,6 @@ pub fn accumulate(
 /// symmetric rank-k update: faer computes the lower triangle only (half a full product), which
 /// is then mirrored.
 pub fn gram(s: &DMatrix<f64>, transpose: bool) -> DMatrix<f64> {
-    use faer::linalg::matmul::triangular::{matmul, BlockStructure};
     let size = if transpose { s.ncols() } else { s.nrows() };
     let mut c = DMatrix::zeros(size, size);
     let sv = super::dense::view(s);
@@ -90,55 +90,52 @@ pub fn gram(s: &DMatrix<f64>, transpose: bool) -> DMatrix<f64> {
         let (_, corner) = second.split_at_row_mut(h);
         rayon::join(
             || {
-                matmul(
-                    top,
-                    BlockStructure::TriangularLower,
-                    faer::Accum::Replace,
-                    left.subrows(0, h),
-                    BlockStructure::Rectangular,
-                    right.subcols(0, h),
-                    BlockStructure::Rectangular,
-                    1.0,
-                    faer::Par::Seq,
-                );
+                lower_product(top, left.subrows(0, h), right.subcols(0, h), Par::Seq);
                 faer::linalg::matmul::matmul(
                     bottom,
                     faer::Accum::Replace,
                     left.subrows(h, rest),
                     right.subcols(0, h),
                     1.0,
-                    faer::Par::Seq,
+                    Par::Seq,
                 );
             },
             || {
-                matmul(
+                lower_product(
                     corner,
-                    BlockStructure::TriangularLower,
-                    faer::Accum::Replace,
                     left.subrows(h, rest),
-                    BlockStructure::Rectangular,
                     right.subcols(h, rest),
-                    BlockStructure::Rectangular,
-                    1.0,
-                    faer::Par::Seq,
+                    Par::Seq,
                 )
             },
         );
     } else {
-        matmul(
-            super::dense::view_mut(&mut c),
-            BlockStructure::TriangularLower,
-            faer::Accum::Replace,
-            left,
-            BlockStructure::Rectangular,
-            right,
-            BlockStructure::Rectangular,
-            1.0,
-            super::dense::parallelism(work),
-        );
+        let par = super::dense::parallelism(work);
+        lower_product(super::dense::view_mut(&mut c), left, right, par);
     }
     mirror_lower(&mut c);
     c
+}
+
+/// The lower triangle of left · right into a square `destination` (its upper triangle untouched).
+fn lower_product(
+    destination: MatMut<'_, f64>,
+    left: MatRef<'_, f64>,
+    right: MatRef<'_, f64>,
+    par: Par,
+) {
+    use faer::linalg::matmul::triangular::{matmul, BlockStructure};
+    matmul(
+        destination,
+        BlockStructure::TriangularLower,
+        faer::Accum::Replace,
+        left,
+        BlockStructure::Rectangular,
+        right,
+        BlockStructure::Rectangular,
+        1.0,
+        par,
+    );
 }
 
 #[cfg(test)]

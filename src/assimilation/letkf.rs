@@ -57,77 +57,79 @@ impl Analysis for Letkf {
         values: &[f64],
         _cycle: u64,
     ) -> Result<()> {
-        check_inflation(self.inflation)?;
-        if !(self.radius.is_finite() && self.radius > 0.0) {
-            return Err(MedidaError::Assimilation(format!(
-                "the localization radius must be positive and finite (got {})",
-                self.radius
-            )));
-        }
-        if ensemble.nrows() % self.geometry.points() != 0 {
-            return Err(MedidaError::Assimilation(format!(
-                "a state of {} entries is not a whole number of layers of the {}-point grid",
-                ensemble.nrows(),
-                self.geometry.points()
-            )));
-        }
-        let prepared = prepare(ensemble, observation, values)?;
-        let (n, m) = ensemble.shape();
-        let points = self.geometry.points();
-        let layers = n / points;
-        let mut by_point = vec![Vec::new(); points];
-        for (k, &at) in observation.indices().iter().enumerate() {
-            by_point[at % points].push(k);
-        }
-        let s = &prepared.scaled_observed;
-        // One local analysis per grid point; its transform serves every layer there.
-        let columns: Vec<Vec<Vec<f64>>> = (0..points)
-            .into_par_iter()
-            .map(|p| -> Result<Vec<Vec<f64>>> {
-                let local = self.local_observations(p, observation, &by_point);
-                let transform = if local.is_empty() {
-                    None
-                } else {
-                    let local_s = DMatrix::from_fn(local.len(), m, |r, j| {
-                        let (k, weight) = local[r];
-                        s[(k, j)] * weight
-                    });
-                    let local_d = DVector::from_fn(local.len(), |r, _| {
-                        let (k, weight) = local[r];
-                        prepared.scaled_innovation[k] * weight
-                    });
-                    let gram = local_s.transpose() * &local_s;
-                    let projected = local_s.transpose() * local_d;
-                    Some(ensemble_transform(gram, &projected)?)
-                };
-                Ok((0..layers)
-                    .map(|layer| {
-                        let i = layer * points + p;
-                        let anomaly_row = prepared.anomalies.row(i);
-                        match &transform {
-                            None => (0..m)
-                                .map(|j| prepared.mean[i] + self.inflation * anomaly_row[j])
-                                .collect(),
-                            Some((w, t)) => {
-                                let mean = prepared.mean[i] + (anomaly_row * w)[0];
-                                (anomaly_row * t)
-                                    .iter()
-                                    .map(|a| mean + self.inflation * a)
-                                    .collect()
+        super::in_pool(|| {
+            check_inflation(self.inflation)?;
+            if !(self.radius.is_finite() && self.radius > 0.0) {
+                return Err(MedidaError::Assimilation(format!(
+                    "the localization radius must be positive and finite (got {})",
+                    self.radius
+                )));
+            }
+            if ensemble.nrows() % self.geometry.points() != 0 {
+                return Err(MedidaError::Assimilation(format!(
+                    "a state of {} entries is not a whole number of layers of the {}-point grid",
+                    ensemble.nrows(),
+                    self.geometry.points()
+                )));
+            }
+            let prepared = prepare(ensemble, observation, values)?;
+            let (n, m) = ensemble.shape();
+            let points = self.geometry.points();
+            let layers = n / points;
+            let mut by_point = vec![Vec::new(); points];
+            for (k, &at) in observation.indices().iter().enumerate() {
+                by_point[at % points].push(k);
+            }
+            let s = &prepared.scaled_observed;
+            // One local analysis per grid point; its transform serves every layer there.
+            let columns: Vec<Vec<Vec<f64>>> = (0..points)
+                .into_par_iter()
+                .map(|p| -> Result<Vec<Vec<f64>>> {
+                    let local = self.local_observations(p, observation, &by_point);
+                    let transform = if local.is_empty() {
+                        None
+                    } else {
+                        let local_s = DMatrix::from_fn(local.len(), m, |r, j| {
+                            let (k, weight) = local[r];
+                            s[(k, j)] * weight
+                        });
+                        let local_d = DVector::from_fn(local.len(), |r, _| {
+                            let (k, weight) = local[r];
+                            prepared.scaled_innovation[k] * weight
+                        });
+                        let gram = local_s.transpose() * &local_s;
+                        let projected = local_s.transpose() * local_d;
+                        Some(ensemble_transform(gram, &projected)?)
+                    };
+                    Ok((0..layers)
+                        .map(|layer| {
+                            let i = layer * points + p;
+                            let anomaly_row = prepared.anomalies.row(i);
+                            match &transform {
+                                None => (0..m)
+                                    .map(|j| prepared.mean[i] + self.inflation * anomaly_row[j])
+                                    .collect(),
+                                Some((w, t)) => {
+                                    let mean = prepared.mean[i] + (anomaly_row * w)[0];
+                                    (anomaly_row * t)
+                                        .iter()
+                                        .map(|a| mean + self.inflation * a)
+                                        .collect()
+                                }
                             }
-                        }
-                    })
-                    .collect())
-            })
-            .collect::<Result<_>>()?;
-        for (p, rows) in columns.iter().enumerate() {
-            for (layer, row) in rows.iter().enumerate() {
-                for (j, x) in row.iter().enumerate() {
-                    ensemble[(layer * points + p, j)] = *x;
+                        })
+                        .collect())
+                })
+                .collect::<Result<_>>()?;
+            for (p, rows) in columns.iter().enumerate() {
+                for (layer, row) in rows.iter().enumerate() {
+                    for (j, x) in row.iter().enumerate() {
+                        ensemble[(layer * points + p, j)] = *x;
+                    }
                 }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     fn name(&self) -> String {

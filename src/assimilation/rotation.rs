@@ -31,10 +31,12 @@ impl<A: Analysis> Analysis for Rotated<A> {
         values: &[f64],
         cycle: u64,
     ) -> Result<()> {
-        self.inner.analyse(ensemble, observation, values, cycle)?;
-        let rotation = random_rotation(ensemble.ncols(), self.seed, cycle);
-        *ensemble = product(ensemble, false, &rotation, false);
-        Ok(())
+        super::in_pool(|| {
+            self.inner.analyse(ensemble, observation, values, cycle)?;
+            let rotation = random_rotation(ensemble.ncols(), self.seed, cycle);
+            *ensemble = product(ensemble, false, &rotation, false);
+            Ok(())
+        })
     }
 
     fn name(&self) -> String {
