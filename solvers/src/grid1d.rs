@@ -1,46 +1,27 @@
-//! Periodic 1-D grid with real FFTs (realfft): plans built once, buffers owned, no allocation
-//! in the hot calls.
+//! Periodic 1-D grid with real FFTs ([`RealFft`]): plans built once, buffers owned, no
+//! allocation in the hot calls.
 //!
 //! Spectra are the raw (unnormalised) forward transform `û_j = sum_n u_n e^{-2πi jn/N}` for
 //! j = 0..=N/2; [`Spectral1d::inverse`] divides by N. Derivatives multiply mode j by (i k_j)^d
 //! with k_j = 2πj/L; odd derivatives vanish at the Nyquist mode, which has no sign.
 
 use crate::error::{check_finite, positive, Result, SolverError};
+use crate::real_fft::RealFft;
 use num_complex::Complex64;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use std::f64::consts::PI;
-use std::sync::Arc;
 
 /// Fewest points a grid may have: a fourth derivative needs several resolved modes.
 pub const MIN_POINTS: usize = 8;
 
 /// A periodic grid on `[-L/2, L/2)` with N (even) points and its real-FFT plans.
+#[derive(Clone)]
 pub struct Spectral1d {
     points: usize,
     length: f64,
     wavenumbers: Vec<f64>,
-    forward: Arc<dyn RealToComplex<f64>>,
-    inverse: Arc<dyn ComplexToReal<f64>>,
+    fft: RealFft,
     real_work: Vec<f64>,
     complex_work: Vec<Complex64>,
-    scratch_forward: Vec<Complex64>,
-    scratch_inverse: Vec<Complex64>,
-}
-
-impl Clone for Spectral1d {
-    fn clone(&self) -> Self {
-        Spectral1d {
-            points: self.points,
-            length: self.length,
-            wavenumbers: self.wavenumbers.clone(),
-            forward: Arc::clone(&self.forward),
-            inverse: Arc::clone(&self.inverse),
-            real_work: self.real_work.clone(),
-            complex_work: self.complex_work.clone(),
-            scratch_forward: self.scratch_forward.clone(),
-            scratch_inverse: self.scratch_inverse.clone(),
-        }
-    }
 }
 
 impl Spectral1d {
@@ -52,21 +33,15 @@ impl Spectral1d {
             )));
         }
         positive("length", length)?;
-        let mut planner = RealFftPlanner::<f64>::new();
-        let forward = planner.plan_fft_forward(points);
-        let inverse = planner.plan_fft_inverse(points);
         let modes = points / 2 + 1;
         let wavenumbers = (0..modes).map(|j| 2.0 * PI * j as f64 / length).collect();
         Ok(Spectral1d {
             points,
             length,
             wavenumbers,
-            real_work: forward.make_input_vec(),
-            complex_work: inverse.make_input_vec(),
-            scratch_forward: forward.make_scratch_vec(),
-            scratch_inverse: inverse.make_scratch_vec(),
-            forward,
-            inverse,
+            fft: RealFft::new(points),
+            real_work: vec![0.0; points],
+            complex_work: vec![Complex64::new(0.0, 0.0); modes],
         })
     }
 
@@ -119,9 +94,7 @@ impl Spectral1d {
     /// Forward transform of the grid's own real work buffer (filled by the caller through
     /// [`Spectral1d::real_work_mut`]); avoids one copy in hot loops.
     pub fn forward_in_place(&mut self, spectrum: &mut [Complex64]) {
-        self.forward
-            .process_with_scratch(&mut self.real_work, spectrum, &mut self.scratch_forward)
-            .expect("buffer lengths are fixed at construction");
+        self.fft.forward(&mut self.real_work, spectrum);
     }
 
     /// Mutable access to the real buffer that [`Spectral1d::forward_in_place`] transforms.
@@ -167,14 +140,10 @@ impl Spectral1d {
 
     /// Inverse transform, without the 1/N, of the grid's own complex work buffer (filled by
     /// the caller through [`Spectral1d::complex_work_mut`]); avoids one copy in hot loops.
+    /// A real signal has real DC and Nyquist coefficients: their imaginary parts (round-off)
+    /// are ignored.
     pub fn inverse_work_unnormalised(&mut self, signal: &mut [f64]) {
-        // A real signal has real DC and Nyquist coefficients; drop round-off imaginary parts.
-        let last = self.complex_work.len() - 1;
-        self.complex_work[0].im = 0.0;
-        self.complex_work[last].im = 0.0;
-        self.inverse
-            .process_with_scratch(&mut self.complex_work, signal, &mut self.scratch_inverse)
-            .expect("buffer lengths are fixed at construction");
+        self.fft.inverse(&mut self.complex_work, signal);
     }
 
     /// Spectral derivative of any order of a real periodic signal (exact for trigonometric
