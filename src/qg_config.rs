@@ -455,7 +455,7 @@ impl QgCase {
                 }
             }
             "rff" => {
-                if i.features < 2 || i.features % 2 != 0 {
+                if i.features < 2 || !i.features.is_multiple_of(2) {
                     return Err(MedidaError::Config(format!(
                         "`interpolation.features`: {} must be even and ≥ 2",
                         i.features

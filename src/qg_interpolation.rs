@@ -183,7 +183,7 @@ impl FourierLeastSquares {
         // Real degrees of freedom of a mode: a half-spectrum column carries a complex number;
         // the edge columns pair ±l, so each entry there carries one real number.
         let dof = |m: usize| {
-            if m % kx == 0 || m % kx == kx - 1 {
+            if m.is_multiple_of(kx) || m % kx == kx - 1 {
                 1
             } else {
                 2
@@ -351,7 +351,7 @@ impl RffRidge {
         ridge: f64,
         seed: u64,
     ) -> Result<Self> {
-        if features < 2 || features % 2 != 0 {
+        if features < 2 || !features.is_multiple_of(2) {
             return Err(MedidaError::Config(format!(
                 "interpolation.features = {features}: need an even number ≥ 2"
             )));

@@ -5,6 +5,8 @@
 
 use crate::error::{Result, SolverError};
 use crate::ks::{check_dt, KsModel};
+use crate::modes::Modes;
+use crate::real_fft::{check_lengths, for_each_pair, forward_pair, PairKernel};
 use crate::stepper::Stepper;
 use num_complex::Complex64;
 
@@ -20,9 +22,14 @@ enum Coefficients {
     },
     /// Real L and a nonlinear part that is one flux derivative, N̂ = i d ⊙ F̂ (see
     /// [`KsModel::flux_derivative`]): v⁺ = growth ⊙ v + i forcing ⊙ (3/2 F̂ − 1/2 F̂⁻), with
-    /// growth = (1 + hL/2)/(1 − hL/2) and forcing = h d/(1 − hL/2). A step evaluates only F̂:
-    /// no derivative or dealiasing pass.
-    Flux { growth: Vec<f64>, forcing: Vec<f64> },
+    /// growth = (1 + hL/2)/(1 − hL/2) and forcing = h d/(1 − hL/2). A step evaluates only F̂ —
+    /// no derivative or dealiasing pass — and finishes its forward transform in the same loop
+    /// over mode pairs that updates v ([`FluxUpdate`]). Per f64 lane, not complex: growth is
+    /// repeated on both lanes, forcing held as (−c, +c), since (i y)_Re = −y_Im.
+    Flux {
+        growth: Vec<Complex64>,
+        forcing: Vec<Complex64>,
+    },
 }
 
 #[derive(Clone)]
@@ -34,6 +41,8 @@ pub struct Cnab2 {
     n_now: Vec<Complex64>,
     /// N̂(u^{n−1}), or F̂(u^{n−1}) in the flux form.
     n_previous: Vec<Complex64>,
+    /// The packed spectrum of F(u^n), before the forward pair map (flux form).
+    packed: Vec<Complex64>,
     has_previous: bool,
 }
 
@@ -67,12 +76,12 @@ impl Cnab2 {
                 growth: implicit
                     .iter()
                     .zip(&explicit)
-                    .map(|(i, e)| (i * e).re)
+                    .map(|(i, e)| Complex64::new((i * e).re, (i * e).re))
                     .collect(),
                 forcing: implicit
                     .iter()
                     .zip(&d)
-                    .map(|(i, d)| dt * d * i.re)
+                    .map(|(i, d)| Complex64::new(-dt * d * i.re, dt * d * i.re))
                     .collect(),
             },
             None => Coefficients::General { implicit, explicit },
@@ -83,7 +92,8 @@ impl Cnab2 {
             dt,
             coefficients,
             n_now: zero.clone(),
-            n_previous: zero,
+            n_previous: zero.clone(),
+            packed: zero,
             has_previous: false,
         })
     }
@@ -105,9 +115,14 @@ impl Cnab2 {
         next: &mut [Complex64],
     ) {
         self.evaluate(previous, Which::Previous);
-        self.evaluate(current, Which::Now);
         next.copy_from_slice(current);
-        self.combine(next);
+        match self.coefficients {
+            Coefficients::General { .. } => {
+                self.evaluate(current, Which::Now);
+                self.combine(next);
+            }
+            Coefficients::Flux { .. } => self.flux_update(next, true),
+        }
     }
 
     /// N̂ (or F̂ in the flux form) of the state `v` into `n_now` or `n_previous`.
@@ -126,27 +141,102 @@ impl Cnab2 {
         }
     }
 
+    /// The general form's update of `v` from `n_now` and `n_previous`.
     #[inline(always)]
     fn combine(&self, v: &mut [Complex64]) {
-        let (now, previous) = (&self.n_now, &self.n_previous);
-        match &self.coefficients {
-            Coefficients::General { implicit, explicit } => {
-                let h = self.dt;
-                for j in 0..v.len() {
-                    let forcing = 1.5 * now[j] - 0.5 * previous[j];
-                    v[j] = implicit[j] * (explicit[j] * v[j] + h * forcing);
-                }
+        if let Coefficients::General { implicit, explicit } = &self.coefficients {
+            let (now, previous) = (&self.n_now, &self.n_previous);
+            let h = self.dt;
+            for j in 0..v.len() {
+                let forcing = 1.5 * now[j] - 0.5 * previous[j];
+                v[j] = implicit[j] * (explicit[j] * v[j] + h * forcing);
             }
-            Coefficients::Flux { growth, forcing } => {
-                for j in 0..v.len() {
-                    let f = 1.5 * now[j] - 0.5 * previous[j];
-                    // g v + i c f
-                    v[j] = Complex64::new(
-                        growth[j] * v[j].re - forcing[j] * f.im,
-                        growth[j] * v[j].im + forcing[j] * f.re,
-                    );
-                }
-            }
+        }
+    }
+
+    /// The flux form's step of `v`: F̂(v) into `n_now`, and v updated with F̂⁻ = `n_previous`
+    /// (or F̂(v) itself without a previous one), in one loop with the forward pair map.
+    #[inline(always)]
+    fn flux_update(&mut self, v: &mut [Complex64], has_previous: bool) {
+        let Coefficients::Flux { growth, forcing } = &self.coefficients else {
+            return;
+        };
+        let half = self.model.points() / 2;
+        self.model.flux_packed(v, &mut self.packed);
+        let (_, twiddles) = self.model.packed_work();
+        for_each_pair(
+            half,
+            FluxUpdate {
+                growth,
+                forcing,
+                packed: &self.packed,
+                now: &mut self.n_now,
+                previous: &self.n_previous,
+                has_previous,
+                v,
+                forward_twiddles: &twiddles.forward,
+            },
+        );
+    }
+}
+
+/// The flux form's update over mode pairs: F̂ from the packed spectrum (forward pair map), kept
+/// as `now`, and v⁺ = growth ⊙ v + i forcing ⊙ (3/2 F̂ − 1/2 F̂⁻).
+struct FluxUpdate<'a> {
+    growth: &'a [Complex64],
+    forcing: &'a [Complex64],
+    packed: &'a [Complex64],
+    now: &'a mut [Complex64],
+    previous: &'a [Complex64],
+    has_previous: bool,
+    v: &'a mut [Complex64],
+    forward_twiddles: &'a [Complex64],
+}
+
+impl FluxUpdate<'_> {
+    /// # Safety
+    /// j + W <= M + 1, with the lengths checked by `check_lengths`.
+    #[inline(always)]
+    unsafe fn modes<V: Modes>(&mut self, j: usize, flux: V) {
+        flux.store(self.now, j);
+        let previous = if self.has_previous {
+            V::load(self.previous, j)
+        } else {
+            flux
+        };
+        let extrapolated = flux.mul(V::splat(1.5)).sub(previous.mul(V::splat(0.5)));
+        V::load(self.growth, j)
+            .mul(V::load(self.v, j))
+            .add(V::load(self.forcing, j).mul(extrapolated.swap()))
+            .store(self.v, j);
+    }
+}
+
+impl PairKernel for FluxUpdate<'_> {
+    #[inline(always)]
+    fn check_lengths(&self, half: usize) {
+        let spectra = [
+            self.growth,
+            self.forcing,
+            self.packed,
+            &*self.now,
+            self.previous,
+            &*self.v,
+        ];
+        check_lengths(&spectra, &[self.forward_twiddles], half);
+    }
+
+    #[inline(always)]
+    unsafe fn pair<V: Modes>(&mut self, left: usize, right: usize) {
+        let (flux_left, flux_right) = forward_pair(
+            V::load(self.packed, left),
+            V::load(self.packed, right),
+            V::load(self.forward_twiddles, left),
+        );
+        self.modes(left, flux_left);
+        // The middle mode is its own mirror: one update.
+        if left != right {
+            self.modes(right, flux_right);
         }
     }
 }
@@ -183,11 +273,16 @@ impl Cnab2 {
 
     #[inline(always)]
     fn step_portable(&mut self, v: &mut [Complex64]) {
-        self.evaluate(v, Which::Now);
-        if !self.has_previous {
-            self.n_previous.copy_from_slice(&self.n_now);
+        match self.coefficients {
+            Coefficients::General { .. } => {
+                self.evaluate(v, Which::Now);
+                if !self.has_previous {
+                    self.n_previous.copy_from_slice(&self.n_now);
+                }
+                self.combine(v);
+            }
+            Coefficients::Flux { .. } => self.flux_update(v, self.has_previous),
         }
-        self.combine(v);
         std::mem::swap(&mut self.n_now, &mut self.n_previous);
         self.has_previous = true;
     }

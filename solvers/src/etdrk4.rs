@@ -8,6 +8,8 @@
 
 use crate::error::{Result, SolverError};
 use crate::ks::{check_dt, KsModel};
+use crate::modes::Modes;
+use crate::real_fft::{check_lengths, for_each_pair, forward_pair, inverse_pair, PairKernel};
 use crate::stepper::Stepper;
 use num_complex::Complex64;
 use std::f64::consts::PI;
@@ -62,9 +64,11 @@ enum Coefficients {
     Real(Phi<f64>),
     Complex(Phi<Complex64>),
     /// Real L and a nonlinear part that is one flux derivative, N̂ = i d ⊙ F̂: Q, f1, f2, f3
-    /// hold the products with d, so a stage evaluates only F̂ — no derivative or dealiasing
-    /// pass, and stage spectra are written straight into the transform's input.
-    Flux(Phi<f64>),
+    /// hold the products with i d, so a stage evaluates only F̂ — no derivative or dealiasing
+    /// pass — and each stage is one fused loop over mode pairs (see [`Phi::step_flux`]).
+    /// Per f64 lane, not complex: E and E2 repeat each mode's value on both lanes, and the
+    /// others hold (−c d, +c d), since (i y)_Re = −y_Im and (i y)_Im = y_Re.
+    Flux(Phi<Complex64>),
 }
 
 /// Stage buffers of one step.
@@ -77,6 +81,8 @@ struct Stages {
     nb: Vec<Complex64>,
     c: Vec<Complex64>,
     nc: Vec<Complex64>,
+    /// The packed spectrum of a stage's flux, before the forward pair map (flux form).
+    packed: Vec<Complex64>,
 }
 
 /// An ETDRK4 integrator that owns its model and all stage buffers.
@@ -125,19 +131,24 @@ impl Etdrk4 {
         let re = |v: &Vec<Complex64>| v.iter().map(|c| c.re).collect::<Vec<f64>>();
         let flux = model.flux_derivative().filter(|_| fold_flux);
         let coefficients = if let (true, Some(d)) = (real, flux) {
-            let times_d = |v: &Vec<Complex64>| {
+            let both_lanes = |v: &Vec<Complex64>| {
+                v.iter()
+                    .map(|c| Complex64::new(c.re, c.re))
+                    .collect::<Vec<_>>()
+            };
+            let times_i_d = |v: &Vec<Complex64>| {
                 v.iter()
                     .zip(&d)
-                    .map(|(c, d)| c.re * d)
-                    .collect::<Vec<f64>>()
+                    .map(|(c, d)| Complex64::new(-c.re * d, c.re * d))
+                    .collect::<Vec<_>>()
             };
             Coefficients::Flux(Phi {
-                e: re(&phi.e),
-                e2: re(&phi.e2),
-                q: times_d(&phi.q),
-                f1: times_d(&phi.f1),
-                f2_twice: times_d(&phi.f2_twice),
-                f3: times_d(&phi.f3),
+                e: both_lanes(&phi.e),
+                e2: both_lanes(&phi.e2),
+                q: times_i_d(&phi.q),
+                f1: times_i_d(&phi.f1),
+                f2_twice: times_i_d(&phi.f2_twice),
+                f3: times_i_d(&phi.f3),
             })
         } else if real {
             Coefficients::Real(Phi {
@@ -162,7 +173,8 @@ impl Etdrk4 {
                 b: zero.clone(),
                 nb: zero.clone(),
                 c: zero.clone(),
-                nc: zero,
+                nc: zero.clone(),
+                packed: zero,
             },
         })
     }
@@ -223,63 +235,167 @@ where
     }
 }
 
-/// i r x.
-#[inline(always)]
-fn times_i(r: f64, x: Complex64) -> Complex64 {
-    Complex64::new(-r * x.im, r * x.re)
-}
-
-impl Phi<f64> {
-    /// The step of [`Coefficients::Flux`]: as [`Phi::step`] with N̂ = i d ⊙ F̂ and d folded
-    /// into Q, f1, f2, f3; the stages a, b, c go straight into the transform's input.
+impl Phi<Complex64> {
+    /// The step of [`Coefficients::Flux`]. Each stage is one loop over mode pairs (k, M − k)
+    /// that finishes the real FFT of the stage's flux (the forward pair map), forms the next
+    /// stage's spectrum, and starts its inverse transform (the inverse pair map) — instead of
+    /// four passes over the spectrum. Same arithmetic as [`Phi::step`] with N̂ = i d ⊙ F̂.
     #[inline(always)]
     fn step_flux(&self, model: &mut KsModel, s: &mut Stages, v: &mut [Complex64]) {
-        model.work_spectrum_mut().copy_from_slice(v);
-        model.flux_from_work(&mut s.nv);
-        let work = model.work_spectrum_mut();
-        for (((((a, w), &e2), &q), &v), &nv) in
-            s.a.iter_mut()
-                .zip(work.iter_mut())
-                .zip(&self.e2)
-                .zip(&self.q)
-                .zip(&*v)
-                .zip(&s.nv)
-        {
-            *a = e2 * v + times_i(q, nv);
-            *w = *a;
+        model.flux_packed(v, &mut s.packed);
+        self.stage::<STAGE_A>(model, s, v);
+        model.flux_packed_from_work(&mut s.packed);
+        self.stage::<STAGE_B>(model, s, v);
+        model.flux_packed_from_work(&mut s.packed);
+        self.stage::<STAGE_C>(model, s, v);
+        model.flux_packed_from_work(&mut s.packed);
+        self.stage::<STAGE_LAST>(model, s, v);
+    }
+
+    #[inline(always)]
+    fn stage<const STAGE: u8>(&self, model: &mut KsModel, s: &mut Stages, v: &mut [Complex64]) {
+        let half = model.points() / 2;
+        let (work, twiddles) = model.packed_work();
+        for_each_pair(
+            half,
+            FluxStage::<STAGE> {
+                e: &self.e,
+                e2: &self.e2,
+                q: &self.q,
+                f1: &self.f1,
+                f2_twice: &self.f2_twice,
+                f3: &self.f3,
+                packed: &s.packed,
+                nv: &mut s.nv,
+                a: &mut s.a,
+                na: &mut s.na,
+                nb: &mut s.nb,
+                v,
+                work,
+                forward_twiddles: &twiddles.forward,
+                inverse_twiddles: &twiddles.inverse,
+            },
+        );
+    }
+}
+
+const STAGE_A: u8 = 0;
+const STAGE_B: u8 = 1;
+const STAGE_C: u8 = 2;
+const STAGE_LAST: u8 = 3;
+
+/// One fused stage of the flux-form step: F̂ from the packed spectrum, then
+/// A: a = E2 v + Q F̂(v); B: b = E2 v + Q F̂(a); C: c = E2 a + Q (2F̂(b) − F̂(v));
+/// LAST: v⁺ = E v + f1 F̂(v) + 2f2 (F̂(a) + F̂(b)) + f3 F̂(c) (Q, f's carrying i d), and the
+/// inverse pair map of a, b, c into the transform's input.
+struct FluxStage<'a, const STAGE: u8> {
+    e: &'a [Complex64],
+    e2: &'a [Complex64],
+    q: &'a [Complex64],
+    f1: &'a [Complex64],
+    f2_twice: &'a [Complex64],
+    f3: &'a [Complex64],
+    packed: &'a [Complex64],
+    nv: &'a mut [Complex64],
+    a: &'a mut [Complex64],
+    na: &'a mut [Complex64],
+    nb: &'a mut [Complex64],
+    v: &'a mut [Complex64],
+    work: &'a mut [Complex64],
+    forward_twiddles: &'a [Complex64],
+    inverse_twiddles: &'a [Complex64],
+}
+
+impl<const STAGE: u8> FluxStage<'_, STAGE> {
+    /// The stage at modes j..j + W, given F̂ there; returns the next stage's spectrum.
+    ///
+    /// # Safety
+    /// j + W <= M + 1, with the lengths checked by `check_lengths`.
+    #[inline(always)]
+    unsafe fn modes<V: Modes>(&mut self, j: usize, flux: V) -> V {
+        let at = |x: &[Complex64]| V::load(x, j);
+        match STAGE {
+            STAGE_A => {
+                flux.store(self.nv, j);
+                let a = at(self.e2).mul(at(self.v)).add(at(self.q).mul(flux.swap()));
+                a.store(self.a, j);
+                a
+            }
+            STAGE_B => {
+                flux.store(self.na, j);
+                at(self.e2).mul(at(self.v)).add(at(self.q).mul(flux.swap()))
+            }
+            STAGE_C => {
+                flux.store(self.nb, j);
+                let forcing = flux.add(flux).sub(at(self.nv));
+                at(self.e2)
+                    .mul(at(self.a))
+                    .add(at(self.q).mul(forcing.swap()))
+            }
+            _ => {
+                let next = at(self.e)
+                    .mul(at(self.v))
+                    .add(at(self.f1).mul(at(self.nv).swap()))
+                    .add(at(self.f2_twice).mul(at(self.na).add(at(self.nb)).swap()))
+                    .add(at(self.f3).mul(flux.swap()));
+                next.store(self.v, j);
+                next
+            }
         }
-        model.flux_from_work(&mut s.na);
-        let work = model.work_spectrum_mut();
-        for ((((w, &e2), &q), &v), &na) in work
-            .iter_mut()
-            .zip(&self.e2)
-            .zip(&self.q)
-            .zip(&*v)
-            .zip(&s.na)
-        {
-            *w = e2 * v + times_i(q, na);
-        }
-        model.flux_from_work(&mut s.nb);
-        let work = model.work_spectrum_mut();
-        for (((((w, &e2), &q), &a), &nb), &nv) in work
-            .iter_mut()
-            .zip(&self.e2)
-            .zip(&self.q)
-            .zip(&s.a)
-            .zip(&s.nb)
-            .zip(&s.nv)
-        {
-            *w = e2 * a + times_i(q, 2.0 * nb - nv);
-        }
-        model.flux_from_work(&mut s.nc);
-        for j in 0..v.len() {
-            v[j] = self.e[j] * v[j]
-                + times_i(
-                    1.0,
-                    self.f1[j] * s.nv[j]
-                        + self.f2_twice[j] * (s.na[j] + s.nb[j])
-                        + self.f3[j] * s.nc[j],
-                );
+    }
+}
+
+impl<const STAGE: u8> PairKernel for FluxStage<'_, STAGE> {
+    #[inline(always)]
+    fn check_lengths(&self, half: usize) {
+        let spectra = [
+            self.e,
+            self.e2,
+            self.q,
+            self.f1,
+            self.f2_twice,
+            self.f3,
+            self.packed,
+        ];
+        let stages = [
+            &*self.nv,
+            &*self.a,
+            &*self.na,
+            &*self.nb,
+            &*self.v,
+            &*self.work,
+        ];
+        check_lengths(
+            &spectra,
+            &[self.forward_twiddles, self.inverse_twiddles],
+            half,
+        );
+        check_lengths(&stages, &[], half);
+    }
+
+    #[inline(always)]
+    unsafe fn pair<V: Modes>(&mut self, left: usize, right: usize) {
+        let (flux_left, flux_right) = forward_pair(
+            V::load(self.packed, left),
+            V::load(self.packed, right),
+            V::load(self.forward_twiddles, left),
+        );
+        let next_left = self.modes(left, flux_left);
+        // The middle mode is its own mirror: one update.
+        let next_right = if left == right {
+            next_left
+        } else {
+            self.modes(right, flux_right)
+        };
+        if STAGE != STAGE_LAST {
+            let (z_left, z_right) = inverse_pair(
+                left,
+                next_left,
+                next_right,
+                V::load(self.inverse_twiddles, left),
+            );
+            z_left.store(self.work, left);
+            z_right.store(self.work, right);
         }
     }
 }

@@ -48,19 +48,20 @@ impl fmt::Display for Scheme {
     }
 }
 
+/// Boxed: the integrators own all their stage buffers' headers and differ in size.
 #[derive(Clone)]
 enum Integrator {
-    Cnab2(Cnab2),
-    Etdrk4(Etdrk4),
-    Rk4(Rk4),
+    Cnab2(Box<Cnab2>),
+    Etdrk4(Box<Etdrk4>),
+    Rk4(Box<Rk4>),
 }
 
 impl Integrator {
     fn stepper(&self) -> &dyn Stepper {
         match self {
-            Integrator::Cnab2(s) => s,
-            Integrator::Etdrk4(s) => s,
-            Integrator::Rk4(s) => s,
+            Integrator::Cnab2(s) => s.as_ref(),
+            Integrator::Etdrk4(s) => s.as_ref(),
+            Integrator::Rk4(s) => s.as_ref(),
         }
     }
 }
@@ -81,9 +82,9 @@ impl KsForecaster {
         let grid = model.grid().clone();
         let zero = vec![Complex64::new(0.0, 0.0); model.modes()];
         let integrator = match scheme {
-            Scheme::Cnab2 => Integrator::Cnab2(Cnab2::new(model, dt)?),
-            Scheme::Etdrk4 => Integrator::Etdrk4(Etdrk4::new(model, dt)?),
-            Scheme::Rk4 => Integrator::Rk4(Rk4::new(model, dt)?),
+            Scheme::Cnab2 => Integrator::Cnab2(Box::new(Cnab2::new(model, dt)?)),
+            Scheme::Etdrk4 => Integrator::Etdrk4(Box::new(Etdrk4::new(model, dt)?)),
+            Scheme::Rk4 => Integrator::Rk4(Box::new(Rk4::new(model, dt)?)),
         };
         Ok(KsForecaster {
             integrator,

@@ -6,7 +6,7 @@
 //! with k_j = 2πj/L; odd derivatives vanish at the Nyquist mode, which has no sign.
 
 use crate::error::{check_finite, positive, Result, SolverError};
-use crate::real_fft::RealFft;
+use crate::real_fft::{RealFft, Twiddles};
 use num_complex::Complex64;
 use std::f64::consts::PI;
 
@@ -27,7 +27,7 @@ pub struct Spectral1d {
 impl Spectral1d {
     /// Plans the transforms for `points` (even, >= 8) points on a domain of `length`.
     pub fn new(points: usize, length: f64) -> Result<Self> {
-        if points < MIN_POINTS || points % 2 != 0 {
+        if points < MIN_POINTS || !points.is_multiple_of(2) {
             return Err(SolverError::Grid(format!(
                 "points = {points}: need an even number of points, at least {MIN_POINTS}"
             )));
@@ -144,6 +144,24 @@ impl Spectral1d {
     /// are ignored.
     pub fn inverse_work_unnormalised(&mut self, signal: &mut [f64]) {
         self.fft.inverse(&mut self.complex_work, signal);
+    }
+
+    /// The complex work buffer and the pair maps' twiddles, for fused loops that write the
+    /// packed input of [`Spectral1d::inverse_packed_work`] themselves.
+    pub(crate) fn packed_work(&mut self) -> (&mut [Complex64], &Twiddles) {
+        (&mut self.complex_work, self.fft.twiddles())
+    }
+
+    /// The complex half of the inverse transform on the work buffer, whose first N/2 values
+    /// are already through the inverse pair map: N·u into `signal`.
+    pub(crate) fn inverse_packed_work(&mut self, signal: &mut [f64]) {
+        self.fft.inverse_packed(&mut self.complex_work, signal);
+    }
+
+    /// The complex half of the forward transform of the real work buffer: the packed
+    /// spectrum Z (N/2 + 1 values, the last a copy of the first) for a fused forward pair map.
+    pub(crate) fn forward_packed_work(&mut self, packed: &mut [Complex64]) {
+        self.fft.forward_packed(&mut self.real_work, packed);
     }
 
     /// Spectral derivative of any order of a real periodic signal (exact for trigonometric

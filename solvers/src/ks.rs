@@ -7,6 +7,7 @@
 
 use crate::error::{positive, Result, SolverError};
 use crate::grid1d::Spectral1d;
+use crate::real_fft::{for_each_pair, InverseMapInto, Twiddles};
 use crate::term::{parse_rhs, Term};
 use num_complex::Complex64;
 
@@ -266,6 +267,13 @@ impl KsModel {
     /// F̂ from N·u in `self.u`: F(u) = sum_p c_p u^{p+1}/(p+1), so N = dF/dx.
     #[inline(always)]
     fn flux_spectrum(&mut self, degree: usize, out: &mut [Complex64]) {
+        self.fill_flux(degree);
+        self.grid.forward_in_place(out);
+    }
+
+    /// F(u) from N·u in `self.u` into the grid's real work buffer.
+    #[inline(always)]
+    fn fill_flux(&mut self, degree: usize) {
         let f = &self.flux_weights;
         let work = self.grid.real_work_mut();
         match degree {
@@ -280,7 +288,42 @@ impl KsModel {
                 }
             }
         }
-        self.grid.forward_in_place(out);
+    }
+
+    /// The work buffer (to be filled with the packed input of the inverse transform) and the
+    /// pair maps' twiddles: see [`KsModel::flux_packed_from_work`].
+    pub(crate) fn packed_work(&mut self) -> (&mut [Complex64], &Twiddles) {
+        self.grid.packed_work()
+    }
+
+    /// [`KsModel::flux_packed_from_work`] of the state with spectrum `spectrum`: the inverse
+    /// pair map of `spectrum` into the work buffer first.
+    #[inline(always)]
+    pub(crate) fn flux_packed(&mut self, spectrum: &[Complex64], packed: &mut [Complex64]) {
+        let half = self.points() / 2;
+        let (work, twiddles) = self.grid.packed_work();
+        let to_work = InverseMapInto {
+            from: spectrum,
+            to: work,
+            twiddles: &twiddles.inverse,
+        };
+        for_each_pair(half, to_work);
+        self.flux_packed_from_work(packed);
+    }
+
+    /// As [`KsModel::flux_from_work`], for fused loops that run the real FFT's pair maps
+    /// themselves: the work buffer holds the packed input of the inverse transform, and
+    /// `packed` gets the packed spectrum of the flux (before the forward pair map).
+    #[inline(always)]
+    pub(crate) fn flux_packed_from_work(&mut self, packed: &mut [Complex64]) {
+        match self.flux_degree {
+            Some(degree) => {
+                self.grid.inverse_packed_work(&mut self.u);
+                self.fill_flux(degree);
+                self.grid.forward_packed_work(packed);
+            }
+            None => packed.fill(Complex64::new(0.0, 0.0)),
+        }
     }
 
     /// Spectrum of the nonlinear part N(u) of the right-hand side, given the spectrum of u.

@@ -13,6 +13,7 @@ pub mod grid2d;
 pub mod ks;
 pub mod lorenz96;
 pub mod model;
+pub(crate) mod modes;
 pub mod qg;
 pub mod qg_stepper;
 pub mod real_fft;

@@ -160,7 +160,7 @@ impl QgParams {
         check_finite(&self.topography)?;
         positive("jet width", self.jet_width)?;
         positive("sponge width", self.sponge_width)?;
-        if self.hyperviscosity_order == 0 || self.hyperviscosity_order % 2 != 0 {
+        if self.hyperviscosity_order == 0 || !self.hyperviscosity_order.is_multiple_of(2) {
             return Err(SolverError::Parameter {
                 name: "hyperviscosity order",
                 value: self.hyperviscosity_order as f64,
@@ -626,7 +626,7 @@ impl QgModel {
     /// other column stands for itself and its conjugate.
     fn parseval_weight(&self, m: usize) -> f64 {
         let kx = self.grid.kx();
-        if m % kx == 0 || m % kx == kx - 1 {
+        if m.is_multiple_of(kx) || m % kx == kx - 1 {
             1.0
         } else {
             2.0

@@ -11,6 +11,7 @@
 //! Z_k = S + U, Z_{M−k} = conj(S − U), S = X_k + conj X_{M−k}, U = (i conj w^k)(X_k − conj X_{M−k}),
 //! Z_0 = X_0 + X_M + i (X_0 − X_M) (real parts), and z = IFFT_M(Z) unnormalised gives N·x.
 
+use crate::modes::Modes;
 use num_complex::Complex64;
 use rustfft::{Fft, FftPlanner};
 use std::f64::consts::PI;
@@ -21,11 +22,17 @@ pub struct RealFft {
     points: usize,
     forward: Arc<dyn Fft<f64>>,
     inverse: Arc<dyn Fft<f64>>,
-    /// −i w^k / 2 for k = 1..=M/2: the forward pass's twiddles.
-    forward_twiddles: Vec<Complex64>,
-    /// i conj(w^k) for k = 1..=M/2: the inverse pass's twiddles.
-    inverse_twiddles: Vec<Complex64>,
+    twiddles: Twiddles,
     scratch: Vec<Complex64>,
+}
+
+/// The pair maps' twiddles for k = 0..=M/2.
+#[derive(Clone)]
+pub(crate) struct Twiddles {
+    /// −i w^k / 2, for the forward map.
+    pub forward: Vec<Complex64>,
+    /// i conj(w^k), for the inverse map.
+    pub inverse: Vec<Complex64>,
 }
 
 impl Clone for RealFft {
@@ -34,8 +41,7 @@ impl Clone for RealFft {
             points: self.points,
             forward: Arc::clone(&self.forward),
             inverse: Arc::clone(&self.inverse),
-            forward_twiddles: self.forward_twiddles.clone(),
-            inverse_twiddles: self.inverse_twiddles.clone(),
+            twiddles: self.twiddles.clone(),
             scratch: self.scratch.clone(),
         }
     }
@@ -46,7 +52,7 @@ impl RealFft {
     /// (the grid checks its own, stricter, bounds before it gets here).
     pub fn new(points: usize) -> Self {
         assert!(
-            points >= 2 && points % 2 == 0,
+            points >= 2 && points.is_multiple_of(2),
             "a real FFT needs an even length, got {points}"
         );
         let half = points / 2;
@@ -54,12 +60,14 @@ impl RealFft {
         let forward = planner.plan_fft_forward(half);
         let inverse = planner.plan_fft_inverse(half);
         let twiddle = |k: usize| Complex64::from_polar(1.0, -2.0 * PI * k as f64 / points as f64);
-        let forward_twiddles = (1..=half / 2)
-            .map(|k| Complex64::new(0.0, -0.5) * twiddle(k))
-            .collect();
-        let inverse_twiddles = (1..=half / 2)
-            .map(|k| Complex64::new(0.0, 1.0) * twiddle(k).conj())
-            .collect();
+        let twiddles = Twiddles {
+            forward: (0..=half / 2)
+                .map(|k| Complex64::new(0.0, -0.5) * twiddle(k))
+                .collect(),
+            inverse: (0..=half / 2)
+                .map(|k| Complex64::new(0.0, 1.0) * twiddle(k).conj())
+                .collect(),
+        };
         let scratch_len = forward
             .get_outofplace_scratch_len()
             .max(inverse.get_outofplace_scratch_len());
@@ -67,8 +75,7 @@ impl RealFft {
             points,
             forward,
             inverse,
-            forward_twiddles,
-            inverse_twiddles,
+            twiddles,
             scratch: vec![Complex64::new(0.0, 0.0); scratch_len],
         }
     }
@@ -77,35 +84,59 @@ impl RealFft {
         self.points
     }
 
+    pub(crate) fn twiddles(&self) -> &Twiddles {
+        &self.twiddles
+    }
+
     /// Raw forward transform X_k = sum_n x_n e^{−2πi kn/N}, k = 0..=N/2, of `signal` (N reals,
     /// used as scratch and left undefined) into `spectrum` (N/2 + 1 values).
     pub fn forward(&mut self, signal: &mut [f64], spectrum: &mut [Complex64]) {
-        let half = self.points / 2;
-        assert_eq!(signal.len(), self.points, "real FFT input length");
-        assert_eq!(spectrum.len(), half + 1, "real FFT output length");
-        self.forward.process_outofplace_with_scratch(
-            as_complex_mut(signal),
-            &mut spectrum[..half],
-            &mut self.scratch,
+        self.forward_packed(signal, spectrum);
+        for_each_pair(
+            self.points / 2,
+            ForwardMap {
+                values: spectrum,
+                twiddles: &self.twiddles.forward,
+            },
         );
-        let z0 = spectrum[0];
-        spectrum[0] = Complex64::new(z0.re + z0.im, 0.0);
-        spectrum[half] = Complex64::new(z0.re - z0.im, 0.0);
-        pair_pass(spectrum, &self.forward_twiddles, 0.5);
     }
 
     /// Unnormalised inverse, N·x from the spectrum of a real x: `spectrum` (N/2 + 1 values,
     /// used as scratch and left undefined; the imaginary parts of X_0 and X_{N/2} are
     /// ignored) into `signal` (N reals).
     pub fn inverse(&mut self, spectrum: &mut [Complex64], signal: &mut [f64]) {
+        assert_eq!(spectrum.len(), self.points / 2 + 1, "real FFT input length");
+        for_each_pair(
+            self.points / 2,
+            InverseMap {
+                values: spectrum,
+                twiddles: &self.twiddles.inverse,
+            },
+        );
+        self.inverse_packed(spectrum, signal);
+    }
+
+    /// The complex half of [`RealFft::forward`]: Z = FFT_M(z) of the packed signal into
+    /// `packed[..M]`, and `packed[M]` = Z_0 so that the pair map at k = 0 reads Z_{M−0}.
+    pub(crate) fn forward_packed(&mut self, signal: &mut [f64], packed: &mut [Complex64]) {
+        let half = self.points / 2;
+        assert_eq!(signal.len(), self.points, "real FFT input length");
+        assert_eq!(packed.len(), half + 1, "real FFT output length");
+        self.forward.process_outofplace_with_scratch(
+            as_complex_mut(signal),
+            &mut packed[..half],
+            &mut self.scratch,
+        );
+        packed[half] = packed[0];
+    }
+
+    /// The complex half of [`RealFft::inverse`]: the unnormalised IFFT_M of `packed[..M]`
+    /// (already through the inverse pair map; used as scratch) into `signal`.
+    pub(crate) fn inverse_packed(&mut self, packed: &mut [Complex64], signal: &mut [f64]) {
         let half = self.points / 2;
         assert_eq!(signal.len(), self.points, "real FFT output length");
-        assert_eq!(spectrum.len(), half + 1, "real FFT input length");
-        let (first, last) = (spectrum[0].re, spectrum[half].re);
-        spectrum[0] = Complex64::new(first + last, first - last);
-        pair_pass(spectrum, &self.inverse_twiddles, 1.0);
         self.inverse.process_outofplace_with_scratch(
-            &mut spectrum[..half],
+            &mut packed[..half],
             as_complex_mut(signal),
             &mut self.scratch,
         );
@@ -121,73 +152,199 @@ fn as_complex_mut(signal: &mut [f64]) -> &mut [Complex64] {
     }
 }
 
-/// The pair map for k = 1..=M/2 in place on `values[0..=M]`: with A = v_k, B = conj v_{M−k},
-/// P = scale (A + B), Q = t_k (A − B): v_k = P + Q, v_{M−k} = conj(P − Q). At k = M/2 (M even)
-/// both sides are the same value, and the map gives the one result both formulas agree on.
-fn pair_pass(values: &mut [Complex64], twiddles: &[Complex64], scale: f64) {
+/// Work done on a mode pair group: modes `left..left + W` and their mirrors M − k, which are
+/// `right..right + W` in reverse order (W = `V::WIDTH`). The middle mode M/2 of an even M
+/// comes as `left == right`: it is its own mirror, and a kernel that changes state must
+/// compute it once.
+pub(crate) trait PairKernel {
+    /// Panics unless every slice the kernel reads or writes per mode holds the M + 1 modes of
+    /// a real spectrum (twiddles: M/2 + 1), which makes [`PairKernel::pair`] in bounds.
+    fn check_lengths(&self, half: usize);
+
+    /// # Safety
+    /// `check_lengths(M)` has passed; left + W − 1 <= M/2 and right + W − 1 <= M.
+    unsafe fn pair<V: Modes>(&mut self, left: usize, right: usize);
+}
+
+/// Panics unless each of `spectra` holds the M + 1 modes of a real spectrum and each of
+/// `twiddles` one value for k = 0..=M/2.
+#[inline(always)]
+pub(crate) fn check_lengths(spectra: &[&[Complex64]], twiddles: &[&[Complex64]], half: usize) {
+    let spectra_fit = spectra.iter().all(|s| s.len() == half + 1);
+    let twiddles_fit = twiddles.iter().all(|t| t.len() == half / 2 + 1);
+    assert!(
+        spectra_fit && twiddles_fit,
+        "a pair loop over {} modes got buffers of other lengths",
+        half + 1
+    );
+}
+
+/// Runs `kernel` over every mode pair (k, M − k), k = 0..=M/2, two pairs at a time where AVX2
+/// and FMA are available. The kernel is taken by value: its slices then live in registers
+/// rather than being reloaded after every store.
+#[inline(always)]
+pub(crate) fn for_each_pair<K: PairKernel>(half: usize, mut kernel: K) {
+    kernel.check_lengths(half);
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::has_avx512() {
+        // SAFETY: AVX-512F, AVX2 and FMA were detected on this CPU.
+        return unsafe { for_each_pair_avx512(half, kernel) };
+    }
     #[cfg(target_arch = "x86_64")]
     if crate::simd::has_avx2_fma() {
         // SAFETY: AVX2 and FMA were detected on this CPU.
-        return unsafe { pair_pass_avx2(values, twiddles, scale) };
+        return unsafe { for_each_pair_avx2(half, kernel) };
     }
-    pair_pass_scalar(values, twiddles, scale, 1)
+    single_pairs(half, &mut kernel, 0)
 }
 
-/// Scalar pair map from pair `from` on (every pair when `from` = 1).
+/// Pairs k = `from`..=M/2 one at a time (after `check_lengths`).
 #[inline(always)]
-fn pair_pass_scalar(values: &mut [Complex64], twiddles: &[Complex64], scale: f64, from: usize) {
-    let half = values.len() - 1;
-    for k in from..=half / 2 {
-        let a = values[k];
-        let b = values[half - k].conj();
-        let p = scale * (a + b);
-        let q = twiddles[k - 1] * (a - b);
-        // At k = M/2 this writes the same value twice.
-        values[half - k] = (p - q).conj();
-        values[k] = p + q;
+fn single_pairs<K: PairKernel>(half: usize, kernel: &mut K, from: usize) {
+    let mut k = from;
+    while 2 * k <= half {
+        // SAFETY: k <= M/2 and M − k <= M; the caller has checked the lengths.
+        unsafe { kernel.pair::<[f64; 2]>(k, half - k) };
+        k += 1;
     }
 }
 
-/// The pair map two pairs at a time: k, k+1 load as one vector, M−k−1, M−k as another whose
-/// halves are swapped; the odd pair left over and the middle go to the scalar map.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn pair_pass_avx2(values: &mut [Complex64], twiddles: &[Complex64], scale: f64) {
-    use std::arch::x86_64::*;
-    let half = values.len() - 1;
-    // Pairs with k < M − k: k = 1..=(M−1)/2; the vector loop takes them two by two.
-    let pairs = (half - 1) / 2;
-    let vector_pairs = pairs & !1;
-    let base = values.as_mut_ptr().cast::<f64>();
-    let tw = twiddles.as_ptr().cast::<f64>();
-    let conj = _mm256_setr_pd(0.0, -0.0, 0.0, -0.0);
-    let scale_v = _mm256_set1_pd(scale);
-    let mut k = 1;
-    while k <= vector_pairs {
-        // SAFETY: k + 1 <= pairs < M − k − 1, so both loads are in bounds and disjoint.
-        let left = base.add(2 * k);
-        let right = base.add(2 * (half - k - 1));
-        let a = _mm256_loadu_pd(left);
-        let b = _mm256_xor_pd(
-            _mm256_permute2f128_pd(_mm256_loadu_pd(right), _mm256_loadu_pd(right), 0x01),
-            conj,
-        );
-        let t = _mm256_loadu_pd(tw.add(2 * (k - 1)));
-        let p = _mm256_mul_pd(scale_v, _mm256_add_pd(a, b));
-        let d = _mm256_sub_pd(a, b);
-        // q = t d, complex, two at a time.
-        let d_swapped = _mm256_permute_pd(d, 0b0101);
-        let q = _mm256_fmaddsub_pd(
-            d,
-            _mm256_movedup_pd(t),
-            _mm256_mul_pd(d_swapped, _mm256_permute_pd(t, 0b1111)),
-        );
-        _mm256_storeu_pd(left, _mm256_add_pd(p, q));
-        let r = _mm256_xor_pd(_mm256_sub_pd(p, q), conj);
-        _mm256_storeu_pd(right, _mm256_permute2f128_pd(r, r, 0x01));
+unsafe fn for_each_pair_avx2<K: PairKernel>(half: usize, mut kernel: K) {
+    two_pairs_at_a_time(half, &mut kernel, 0)
+}
+
+/// Pairs k = `from`..=M/2, two at a time while they do not overlap, then one at a time.
+/// Inlined into functions compiled for AVX2 and FMA only.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn two_pairs_at_a_time<K: PairKernel>(half: usize, kernel: &mut K, from: usize) {
+    use std::arch::x86_64::__m256d;
+    let mut k = from;
+    // Modes k, k + 1 and their mirrors M − k − 1, M − k, while the two do not overlap (so
+    // k + 1 < M/2); `for_each_pair` has checked the lengths. What is left (the middle mode,
+    // and one more pair when M/2 is odd) goes one pair at a time.
+    while 2 * k + 2 < half {
+        kernel.pair::<__m256d>(k, half - k - 1);
         k += 2;
     }
-    pair_pass_scalar(values, twiddles, scale, k);
+    single_pairs(half, kernel, k)
+}
+
+/// As [`for_each_pair_avx2`], four pairs at a time first.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn for_each_pair_avx512<K: PairKernel>(half: usize, mut kernel: K) {
+    use std::arch::x86_64::__m512d;
+    let mut k = 0;
+    // Modes k..k + 3 and their mirrors M − k − 3..=M − k, while the two do not overlap.
+    while 2 * k + 6 < half {
+        kernel.pair::<__m512d>(k, half - k - 3);
+        k += 4;
+    }
+    two_pairs_at_a_time(half, &mut kernel, k)
+}
+
+/// The forward pair map: from Z at modes k (`left`) and M − k (`right`, reversed), the
+/// spectrum there: X_k = P + Q, X_{M−k} = conj(P − Q), P = (A + B)/2, Q = t_k (A − B),
+/// A = Z_k, B = conj Z_{M−k}, t_k = −i w^k/2.
+#[inline(always)]
+pub(crate) fn forward_pair<V: Modes>(left: V, right: V, twiddle: V) -> (V, V) {
+    let (a, b) = (left, right.reverse().conj());
+    let p = a.add(b).mul(V::splat(0.5));
+    let q = a.sub(b).complex_mul(twiddle);
+    (p.add(q), p.sub(q).conj().reverse())
+}
+
+/// The inverse pair map: from the spectrum at modes k and M − k, the packed Z there:
+/// Z_k = S + U, Z_{M−k} = conj(S − U), S = A + B, U = t_k (A − B), A = X_k, B = conj X_{M−k},
+/// t_k = i conj(w^k). At k = 0 the imaginary parts of X_0 and X_M are dropped (a real signal
+/// has none; round-off would otherwise leak into Z_0).
+#[inline(always)]
+pub(crate) fn inverse_pair<V: Modes>(k: usize, left: V, right: V, twiddle: V) -> (V, V) {
+    let (left, right) = if k == 0 {
+        // Mode 0 leads `left`; mode M ends `right`.
+        (left.drop_imaginary(0), right.drop_imaginary(V::WIDTH - 1))
+    } else {
+        (left, right)
+    };
+    let (a, b) = (left, right.reverse().conj());
+    let s = a.add(b);
+    let u = a.sub(b).complex_mul(twiddle);
+    (s.add(u), s.sub(u).conj().reverse())
+}
+
+/// [`forward_pair`] in place over a packed spectrum.
+struct ForwardMap<'a> {
+    values: &'a mut [Complex64],
+    twiddles: &'a [Complex64],
+}
+
+impl PairKernel for ForwardMap<'_> {
+    fn check_lengths(&self, half: usize) {
+        check_lengths(&[self.values], &[self.twiddles], half);
+    }
+
+    #[inline(always)]
+    unsafe fn pair<V: Modes>(&mut self, left: usize, right: usize) {
+        let (x_left, x_right) = forward_pair(
+            V::load(self.values, left),
+            V::load(self.values, right),
+            V::load(self.twiddles, left),
+        );
+        x_left.store(self.values, left);
+        x_right.store(self.values, right);
+    }
+}
+
+/// [`inverse_pair`] from one spectrum into another buffer (the transform's input).
+pub(crate) struct InverseMapInto<'a> {
+    pub from: &'a [Complex64],
+    pub to: &'a mut [Complex64],
+    pub twiddles: &'a [Complex64],
+}
+
+impl PairKernel for InverseMapInto<'_> {
+    fn check_lengths(&self, half: usize) {
+        check_lengths(&[self.from, self.to], &[self.twiddles], half);
+    }
+
+    #[inline(always)]
+    unsafe fn pair<V: Modes>(&mut self, left: usize, right: usize) {
+        let (z_left, z_right) = inverse_pair(
+            left,
+            V::load(self.from, left),
+            V::load(self.from, right),
+            V::load(self.twiddles, left),
+        );
+        z_left.store(self.to, left);
+        z_right.store(self.to, right);
+    }
+}
+
+/// [`inverse_pair`] in place over a spectrum.
+struct InverseMap<'a> {
+    values: &'a mut [Complex64],
+    twiddles: &'a [Complex64],
+}
+
+impl PairKernel for InverseMap<'_> {
+    fn check_lengths(&self, half: usize) {
+        check_lengths(&[self.values], &[self.twiddles], half);
+    }
+
+    #[inline(always)]
+    unsafe fn pair<V: Modes>(&mut self, left: usize, right: usize) {
+        let (z_left, z_right) = inverse_pair(
+            left,
+            V::load(self.values, left),
+            V::load(self.values, right),
+            V::load(self.twiddles, left),
+        );
+        z_left.store(self.values, left);
+        z_right.store(self.values, right);
+    }
 }
 
 #[cfg(test)]

@@ -78,7 +78,7 @@ fn pv_inversion_round_trips_to_round_off() {
         if mode != 0 {
             *v = Complex64::new(((m * 37) % 11) as f64 - 5.0, ((m * 53) % 7) as f64 - 3.0);
         }
-        if mode % kx == 0 || mode % kx == kx - 1 {
+        if mode.is_multiple_of(kx) || mode % kx == kx - 1 {
             v.im = 0.0; // keep the DC/Nyquist columns real
         }
     }

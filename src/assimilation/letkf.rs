@@ -65,7 +65,7 @@ impl Analysis for Letkf {
                     self.radius
                 )));
             }
-            if ensemble.nrows() % self.geometry.points() != 0 {
+            if !ensemble.nrows().is_multiple_of(self.geometry.points()) {
                 return Err(MedidaError::Assimilation(format!(
                     "a state of {} entries is not a whole number of layers of the {}-point grid",
                     ensemble.nrows(),
