@@ -179,23 +179,82 @@ pub(crate) fn check_lengths(spectra: &[&[Complex64]], twiddles: &[&[Complex64]],
     );
 }
 
-/// Runs `kernel` over every mode pair (k, M − k), k = 0..=M/2, two pairs at a time where AVX2
-/// and FMA are available. The kernel is taken by value: its slices then live in registers
-/// rather than being reloaded after every store.
+/// How many pairs a loop iteration of [`for_each_pair`] takes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum PairPath {
+    /// One pair (k, M − k) at a time, on any CPU.
+    Single,
+    /// Two at a time with AVX2 and FMA.
+    Avx2,
+    /// Four at a time with AVX-512F.
+    Avx512,
+}
+
+/// The widest path this CPU runs.
 #[inline(always)]
-pub(crate) fn for_each_pair<K: PairKernel>(half: usize, mut kernel: K) {
-    kernel.check_lengths(half);
+fn best_path() -> PairPath {
     #[cfg(target_arch = "x86_64")]
     if crate::simd::has_avx512() {
-        // SAFETY: AVX-512F, AVX2 and FMA were detected on this CPU.
-        return unsafe { for_each_pair_avx512(half, kernel) };
+        return PairPath::Avx512;
     }
     #[cfg(target_arch = "x86_64")]
     if crate::simd::has_avx2_fma() {
-        // SAFETY: AVX2 and FMA were detected on this CPU.
-        return unsafe { for_each_pair_avx2(half, kernel) };
+        return PairPath::Avx2;
     }
-    single_pairs(half, &mut kernel, 0)
+    PairPath::Single
+}
+
+#[cfg(test)]
+thread_local! {
+    /// A path that tests force on their own thread, to check every path on one CPU.
+    pub(crate) static FORCED_PATH: std::cell::Cell<Option<PairPath>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// The paths this CPU can run, narrowest first (for tests).
+#[cfg(test)]
+pub(crate) fn available_paths() -> Vec<PairPath> {
+    [PairPath::Single, PairPath::Avx2, PairPath::Avx512]
+        .into_iter()
+        .filter(|&path| match path {
+            PairPath::Single => true,
+            #[cfg(target_arch = "x86_64")]
+            PairPath::Avx2 => crate::simd::has_avx2_fma(),
+            #[cfg(target_arch = "x86_64")]
+            PairPath::Avx512 => crate::simd::has_avx512(),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        })
+        .collect()
+}
+
+/// Runs `f` with `path` forced on this thread (for tests).
+#[cfg(test)]
+pub(crate) fn with_path<R>(path: PairPath, f: impl FnOnce() -> R) -> R {
+    FORCED_PATH.with(|forced| forced.set(Some(path)));
+    let result = f();
+    FORCED_PATH.with(|forced| forced.set(None));
+    result
+}
+
+/// Runs `kernel` over every mode pair (k, M − k), k = 0..=M/2, several pairs at a time where
+/// the CPU allows. The kernel is taken by value: its slices then live in registers rather
+/// than being reloaded after every store.
+#[inline(always)]
+pub(crate) fn for_each_pair<K: PairKernel>(half: usize, mut kernel: K) {
+    kernel.check_lengths(half);
+    let path = best_path();
+    #[cfg(test)]
+    let path = FORCED_PATH.with(|forced| forced.get()).unwrap_or(path);
+    match path {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `best_path` (or a test, from `available_paths`) found AVX-512F, AVX2, FMA.
+        PairPath::Avx512 => unsafe { for_each_pair_avx512(half, kernel) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `best_path` (or a test, from `available_paths`) found AVX2 and FMA.
+        PairPath::Avx2 => unsafe { for_each_pair_avx2(half, kernel) },
+        _ => single_pairs(half, &mut kernel, 0),
+    }
 }
 
 /// Pairs k = `from`..=M/2 one at a time (after `check_lengths`).
@@ -373,12 +432,24 @@ mod tests {
             .collect()
     }
 
+    /// Runs `check` once on each loop path this CPU has.
+    fn on_every_path(check: impl Fn()) {
+        for path in available_paths() {
+            with_path(path, &check);
+        }
+    }
+
     #[test]
     fn forward_matches_the_defining_sum_at_every_length_shape() {
-        // N/2 even and odd, powers of two and not, so the vector loop, its scalar tail and the
-        // middle pair all run.
+        on_every_path(forward_matches_the_defining_sum);
+    }
+
+    fn forward_matches_the_defining_sum() {
+        // N/2 even and odd, powers of two and not, so that every mix of four-, two- and
+        // one-pair steps and the middle pair runs.
         for n in [
-            2, 4, 6, 8, 10, 12, 14, 16, 18, 30, 64, 100, 126, 128, 130, 1024,
+            2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 36, 44, 64, 100, 126, 128, 130,
+            1024,
         ] {
             let x = signal(n);
             let exact = dft(&x);
@@ -399,6 +470,10 @@ mod tests {
 
     #[test]
     fn inverse_undoes_forward_times_n() {
+        on_every_path(inverse_undoes_forward);
+    }
+
+    fn inverse_undoes_forward() {
         for n in [2, 4, 6, 8, 10, 14, 18, 64, 100, 126, 128, 130, 8192] {
             let x = signal(n);
             let mut fft = RealFft::new(n);
