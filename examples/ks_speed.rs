@@ -43,7 +43,7 @@ fn main() -> anyhow::Result<()> {
         });
         // The floors: 4 inverse + 4 forward raw transforms on the transforms' own buffers (no
         // copies, no scaling; the values grow by N per round trip, which costs an FFT nothing).
-        let mut fft = RealFft::new(points);
+        let mut fft = RealFft::new(points)?;
         let mut u = u0.clone();
         let mut s = vec![Complex64::new(0.0, 0.0); points / 2 + 1];
         let floor = best_of(5, || {

@@ -39,7 +39,7 @@ impl Spectral1d {
             points,
             length,
             wavenumbers,
-            fft: RealFft::new(points),
+            fft: RealFft::new(points)?,
             real_work: vec![0.0; points],
             complex_work: vec![Complex64::new(0.0, 0.0); modes],
         })

@@ -11,6 +11,7 @@
 //! Z_k = S + U, Z_{M−k} = conj(S − U), S = X_k + conj X_{M−k}, U = (i conj w^k)(X_k − conj X_{M−k}),
 //! Z_0 = X_0 + X_M + i (X_0 − X_M) (real parts), and z = IFFT_M(Z) unnormalised gives N·x.
 
+use crate::error::{Result, SolverError};
 use crate::modes::Modes;
 use num_complex::Complex64;
 use rustfft::{Fft, FftPlanner};
@@ -48,13 +49,13 @@ impl Clone for RealFft {
 }
 
 impl RealFft {
-    /// Plans both directions for `points` real samples; `points` must be even and positive
-    /// (the grid checks its own, stricter, bounds before it gets here).
-    pub fn new(points: usize) -> Self {
-        assert!(
-            points >= 2 && points.is_multiple_of(2),
-            "a real FFT needs an even length, got {points}"
-        );
+    /// Plans both directions for `points` real samples, an even number (at least 2).
+    pub fn new(points: usize) -> Result<Self> {
+        if points < 2 || !points.is_multiple_of(2) {
+            return Err(SolverError::Grid(format!(
+                "a real FFT of {points} points: the length must be even and at least 2"
+            )));
+        }
         let half = points / 2;
         let mut planner = FftPlanner::<f64>::new();
         let forward = planner.plan_fft_forward(half);
@@ -71,13 +72,13 @@ impl RealFft {
         let scratch_len = forward
             .get_outofplace_scratch_len()
             .max(inverse.get_outofplace_scratch_len());
-        RealFft {
+        Ok(RealFft {
             points,
             forward,
             inverse,
             twiddles,
             scratch: vec![Complex64::new(0.0, 0.0); scratch_len],
-        }
+        })
     }
 
     pub fn points(&self) -> usize {
@@ -453,7 +454,7 @@ mod tests {
         ] {
             let x = signal(n);
             let exact = dft(&x);
-            let mut fft = RealFft::new(n);
+            let mut fft = RealFft::new(n).unwrap();
             let mut input = x.clone();
             let mut spectrum = vec![Complex64::new(0.0, 0.0); n / 2 + 1];
             fft.forward(&mut input, &mut spectrum);
@@ -476,7 +477,7 @@ mod tests {
     fn inverse_undoes_forward() {
         for n in [2, 4, 6, 8, 10, 14, 18, 64, 100, 126, 128, 130, 8192] {
             let x = signal(n);
-            let mut fft = RealFft::new(n);
+            let mut fft = RealFft::new(n).unwrap();
             let mut input = x.clone();
             let mut spectrum = vec![Complex64::new(0.0, 0.0); n / 2 + 1];
             fft.forward(&mut input, &mut spectrum);
@@ -496,12 +497,19 @@ mod tests {
     }
 
     #[test]
+    fn odd_or_empty_lengths_are_errors() {
+        for n in [0, 1, 3, 129] {
+            assert!(RealFft::new(n).is_err(), "N = {n}");
+        }
+    }
+
+    #[test]
     fn agrees_with_realfft_in_both_directions() {
         use realfft::RealFftPlanner;
         let mut planner = RealFftPlanner::<f64>::new();
         for n in [8, 12, 128, 1000, 4096] {
             let x = signal(n);
-            let mut fft = RealFft::new(n);
+            let mut fft = RealFft::new(n).unwrap();
             let (mut ours, mut theirs) = (
                 vec![Complex64::new(0.0, 0.0); n / 2 + 1],
                 vec![Complex64::new(0.0, 0.0); n / 2 + 1],
