@@ -1,15 +1,18 @@
 //! Real FFTs of even length N as one complex FFT of length M = N/2 (rustfft) plus a pass that
-//! splits or joins the even and odd samples' spectra — the pass realfft does too, here
-//! compiled for AVX2+FMA as well and chosen at run time. At N = 128 realfft's scalar pass is
-//! half of each transform (BENCHMARKS.md, "real FFT").
+//! splits or joins the even and odd samples' spectra (the "pair map"). realfft does the same,
+//! but its pass is scalar and was half of each transform at N = 128; here it runs one, two or
+//! four mode pairs per register (scalar, AVX2, AVX-512, chosen at run time), and the time
+//! steppers fuse their own per-mode arithmetic into it (`PairKernel`). BENCHMARKS.md,
+//! "Session 6", has the figures.
 //!
-//! With z_n = x_{2n} + i x_{2n+1} and Z = FFT_M(z), the spectrum of x is, for 0 < k < M,
+//! With z_n = x_{2n} + i x_{2n+1}, Z = FFT_M(z) and Z_M ≡ Z_0, the spectrum of x is, for
+//! k = 0..=M/2,
 //!
-//! X_k = E + T,  X_{M−k} = conj(E − T),  E = (Z_k + conj Z_{M−k})/2,  T = (−i w^k/2)(Z_k − conj Z_{M−k}),
+//! X_k = P + Q,  X_{M−k} = conj(P − Q),  P = (Z_k + conj Z_{M−k})/2,  Q = (−i w^k/2)(Z_k − conj Z_{M−k}),
 //!
-//! w = e^{−2πi/N}, and X_0, X_M = Re Z_0 ± Im Z_0. The inverse runs the same pair map backwards:
-//! Z_k = S + U, Z_{M−k} = conj(S − U), S = X_k + conj X_{M−k}, U = (i conj w^k)(X_k − conj X_{M−k}),
-//! Z_0 = X_0 + X_M + i (X_0 − X_M) (real parts), and z = IFFT_M(Z) unnormalised gives N·x.
+//! w = e^{−2πi/N} (at k = 0 this gives X_0, X_M = Re Z_0 ± Im Z_0). The inverse runs the map
+//! backwards: Z_k = S + U, Z_{M−k} = conj(S − U), S = X_k + conj X_{M−k},
+//! U = (i conj w^k)(X_k − conj X_{M−k}), and z = IFFT_M(Z) unnormalised gives N·x.
 
 use crate::error::{Result, SolverError};
 use crate::modes::Modes;
