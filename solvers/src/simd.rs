@@ -1,5 +1,6 @@
-//! Run-time CPU feature checks for the hot loops that are compiled twice (baseline and
-//! AVX2+FMA): the crate is built for baseline x86-64 so that one binary runs everywhere.
+//! Run-time CPU feature checks for the hot loops that are compiled more than once (baseline,
+//! AVX2+FMA, and for the real FFT's pair loops AVX-512): a binary built for baseline x86-64
+//! still runs everywhere and uses the wide loops where the CPU has them.
 
 /// True when this CPU has AVX2 and FMA (checked once, then cached by the standard library).
 #[cfg(target_arch = "x86_64")]
