@@ -134,10 +134,7 @@ impl Cnab2 {
         };
         match self.coefficients {
             Coefficients::General { .. } => self.model.nonlinear(v, out),
-            Coefficients::Flux { .. } => {
-                self.model.work_spectrum_mut().copy_from_slice(v);
-                self.model.flux_from_work(out);
-            }
+            Coefficients::Flux { .. } => self.model.flux(v, out),
         }
     }
 
@@ -291,28 +288,14 @@ impl Cnab2 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{medida_initial_state, KsParams};
-
-    fn relative_difference(a: &[Complex64], b: &[Complex64]) -> f64 {
-        let norm: f64 = b.iter().map(|x| x.norm_sqr()).sum::<f64>().sqrt();
-        let diff: f64 = a
-            .iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).norm_sqr())
-            .sum::<f64>();
-        diff.sqrt() / norm
-    }
+    use crate::ks::test_cases::{relative_difference, standard_case};
 
     #[test]
     fn flux_form_steps_and_forecasts_match_the_general_form() {
         use crate::real_fft::{available_paths, with_path};
         for path in available_paths() {
             for (points, dealias) in [(128, true), (128, false), (40, false)] {
-                let mut params = KsParams::standard(100.0, points);
-                params.dealias = dealias;
-                let mut model = KsModel::new(params).unwrap();
-                let u0 = medida_initial_state(&model.grid().coordinates(), 100.0);
-                let v0 = model.to_spectral(&u0).unwrap();
+                let (model, v0) = standard_case(points, dealias);
                 let mut flux = Cnab2::build(model.clone(), 0.02, true).unwrap();
                 let mut general = Cnab2::build(model, 0.02, false).unwrap();
                 assert!(matches!(flux.coefficients, Coefficients::Flux { .. }));

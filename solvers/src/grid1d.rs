@@ -132,17 +132,10 @@ impl Spectral1d {
         self.inverse_work_unnormalised(signal);
     }
 
-    /// The complex buffer that [`Spectral1d::inverse_work_unnormalised`] transforms (its
-    /// contents are destroyed by the transform).
-    pub fn complex_work_mut(&mut self) -> &mut [Complex64] {
-        &mut self.complex_work
-    }
-
-    /// Inverse transform, without the 1/N, of the grid's own complex work buffer (filled by
-    /// the caller through [`Spectral1d::complex_work_mut`]); avoids one copy in hot loops.
-    /// A real signal has real DC and Nyquist coefficients: their imaginary parts (round-off)
-    /// are ignored.
-    pub fn inverse_work_unnormalised(&mut self, signal: &mut [f64]) {
+    /// Inverse transform, without the 1/N, of the grid's own complex work buffer. A real
+    /// signal has real DC and Nyquist coefficients: their imaginary parts (round-off) are
+    /// ignored.
+    fn inverse_work_unnormalised(&mut self, signal: &mut [f64]) {
         self.fft.inverse(&mut self.complex_work, signal);
     }
 

@@ -228,7 +228,7 @@ impl KsModel {
     /// For a model whose whole nonlinear part is a flux derivative N(u) = ∂x F(u) (no
     /// pointwise or constant terms): the factors d_j with N̂_j = i d_j F̂_j, k_j on the kept
     /// modes and zero on the dealiased ones. Integrators fold them into their own
-    /// coefficients and evaluate only F̂ ([`KsModel::flux_from_work`]).
+    /// coefficients and evaluate only F̂ ([`KsModel::flux`]).
     pub fn flux_derivative(&self) -> Option<Vec<f64>> {
         (self.flux_degree.is_some() && self.pointwise.is_empty() && self.constant == 0.0).then(
             || {
@@ -245,19 +245,13 @@ impl KsModel {
         )
     }
 
-    /// The spectral buffer that [`KsModel::flux_from_work`] reads (and destroys).
-    pub fn work_spectrum_mut(&mut self) -> &mut [Complex64] {
-        self.grid.complex_work_mut()
-    }
-
-    /// F̂, the spectrum of the flux of the state whose spectrum the caller wrote into
-    /// [`KsModel::work_spectrum_mut`], with no derivative and no dealiasing (see
-    /// [`KsModel::flux_derivative`]). A model without flux terms gives zero.
-    #[inline(always)]
-    pub fn flux_from_work(&mut self, out: &mut [Complex64]) {
+    /// F̂, the spectrum of the flux of the state with spectrum `spectrum`, with no derivative
+    /// and no dealiasing (see [`KsModel::flux_derivative`]). A model without flux terms gives
+    /// zero.
+    pub fn flux(&mut self, spectrum: &[Complex64], out: &mut [Complex64]) {
         match self.flux_degree {
             Some(degree) => {
-                self.grid.inverse_work_unnormalised(&mut self.u);
+                self.grid.inverse_unnormalised(spectrum, &mut self.u);
                 self.flux_spectrum(degree, out);
             }
             None => out.fill(Complex64::new(0.0, 0.0)),
@@ -311,7 +305,7 @@ impl KsModel {
         self.flux_packed_from_work(packed);
     }
 
-    /// As [`KsModel::flux_from_work`], for fused loops that run the real FFT's pair maps
+    /// As [`KsModel::flux`], for fused loops that run the real FFT's pair maps
     /// themselves: the work buffer holds the packed input of the inverse transform, and
     /// `packed` gets the packed spectrum of the flux (before the forward pair map).
     #[inline(always)]
@@ -400,6 +394,32 @@ impl KsModel {
 /// Time step check shared by the integrators.
 pub(crate) fn check_dt(dt: f64) -> Result<f64> {
     positive("dt", dt)
+}
+
+/// Shared by the integrators' tests.
+#[cfg(test)]
+pub(crate) mod test_cases {
+    use super::{KsModel, KsParams};
+    use crate::medida_initial_state;
+    use num_complex::Complex64;
+
+    /// The standard KS on L = 100 with the MEDIDA initial condition: the model and u0's
+    /// spectrum.
+    pub fn standard_case(points: usize, dealias: bool) -> (KsModel, Vec<Complex64>) {
+        let mut params = KsParams::standard(100.0, points);
+        params.dealias = dealias;
+        let mut model = KsModel::new(params).unwrap();
+        let u0 = medida_initial_state(&model.grid().coordinates(), 100.0);
+        let v0 = model.to_spectral(&u0).unwrap();
+        (model, v0)
+    }
+
+    /// ‖a − b‖ / ‖b‖.
+    pub fn relative_difference(a: &[Complex64], b: &[Complex64]) -> f64 {
+        let norm: f64 = b.iter().map(|x| x.norm_sqr()).sum::<f64>().sqrt();
+        let diff: f64 = a.iter().zip(b).map(|(x, y)| (x - y).norm_sqr()).sum();
+        diff.sqrt() / norm
+    }
 }
 
 #[cfg(test)]
