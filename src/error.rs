@@ -33,7 +33,15 @@ pub enum MedidaError {
     Io { path: String, reason: String },
 
     #[error(transparent)]
-    Plot(#[from] crate::plots::PlotError),
+    Plot(#[from] PlotError),
+}
+
+/// Error of a plot: which file, and what went wrong.
+#[derive(Debug, Error)]
+#[error("could not draw `{path}`: {reason}")]
+pub struct PlotError {
+    pub path: String,
+    pub reason: String,
 }
 
 pub type Result<T> = std::result::Result<T, MedidaError>;

@@ -2,13 +2,12 @@
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use medida::config::Case;
-use medida::equation::Equation;
-use medida::normal_equations::NormalEquations;
 use medida::npz::{read_labels, read_matrix, read_vector};
-use medida::report::{summary, Report};
-use medida::rvm::{fit, RvmSettings};
-use medida::{pipeline, MedidaError};
+use medida::output::report::{summary, Report};
+use medida::regression::equation::Equation;
+use medida::regression::normal_equations::NormalEquations;
+use medida::regression::rvm::{fit, RvmSettings};
+use medida::{Case, MedidaError};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -169,8 +168,8 @@ fn run_many(
     Ok(())
 }
 
-/// Runs one case; for cases with a known truth, returns (found exactly the expected
-/// terms, worst relative coefficient error).
+/// Runs one case, any system; for cases with a known truth, returns (found exactly the
+/// expected terms, worst relative coefficient error).
 fn run(
     case: &str,
     json: Option<PathBuf>,
@@ -178,20 +177,16 @@ fn run(
     quiet: bool,
 ) -> Result<Option<(bool, f64)>, MedidaError> {
     let path = resolve_case(case)?;
-    let text = std::fs::read_to_string(&path).map_err(|e| MedidaError::io(&path, e))?;
-    if medida::qg_config::is_qg(&text) {
-        return run_qg_case(&path, &text, json, plots, quiet).map(Some);
-    }
     let case = Case::from_file(&path)?;
     let bar = progress_bar(quiet);
     let progress = |stage: &str| bar.set_message(stage.to_string());
-    let result = pipeline::run(&case, &progress)
+    let result = medida::run(&case, &progress)
         .map_err(|e| MedidaError::Config(format!("{}: {e}", path.display())));
     bar.finish_and_clear();
     let discovery = result?;
     print!("{}", summary(&discovery));
     if let Some(dir) = plots {
-        for p in medida::plots::discovery_figures(&dir, &discovery)? {
+        for p in medida::output::plots::discovery_figures(&dir, &discovery)? {
             if !quiet {
                 println!("wrote {}", p.display());
             }
@@ -200,49 +195,7 @@ fn run(
     if let Some(json) = json {
         Report::from_discovery(&discovery).write(&json)?;
     }
-    Ok(outcome(&discovery))
-}
-
-/// (exactly the expected terms found, worst relative coefficient error), when a truth is known.
-fn outcome(d: &pipeline::Discovery) -> Option<(bool, f64)> {
-    if d.expected.is_empty() {
-        return None;
-    }
-    Some(d.fit.compare(&d.expected))
-}
-
-/// A QG case (`system.kind = "qg"`): two regressions, one per layer.
-fn run_qg_case(
-    path: &Path,
-    text: &str,
-    json: Option<PathBuf>,
-    plots: Option<PathBuf>,
-    quiet: bool,
-) -> Result<(bool, f64), MedidaError> {
-    let case = medida::qg_config::QgCase::from_toml(text)
-        .map_err(|e| MedidaError::Config(format!("{}: {e}", path.display())))?;
-    let bar = progress_bar(quiet);
-    let progress = |stage: &str| bar.set_message(stage.to_string());
-    let result = medida::qg_pipeline::run_qg(&case, &progress)
-        .map_err(|e| MedidaError::Config(format!("{}: {e}", path.display())));
-    bar.finish_and_clear();
-    let discovery = result?;
-    print!("{}", medida::qg_pipeline::qg_summary(&discovery));
-    if let Some(dir) = plots {
-        for p in medida::plots::qg_discovery_figures(&dir, &discovery)? {
-            if !quiet {
-                println!("wrote {}", p.display());
-            }
-        }
-    }
-    if let Some(json) = json {
-        let text = serde_json::to_string_pretty(&medida::qg_pipeline::qg_report(&discovery))
-            .expect("JSON of plain values");
-        let partial = json.with_extension("json.partial");
-        std::fs::write(&partial, text).map_err(|e| MedidaError::io(&partial, e))?;
-        std::fs::rename(&partial, &json).map_err(|e| MedidaError::io(&json, e))?;
-    }
-    Ok(medida::qg_pipeline::qg_outcome(&discovery))
+    Ok(discovery.outcome())
 }
 
 fn progress_bar(quiet: bool) -> ProgressBar {

@@ -32,7 +32,7 @@ pub use grid2d::{Padding, Spectral2d};
 pub use ks::{KsModel, KsParams};
 pub use lorenz96::Lorenz96;
 pub use model::{KsIntervalModel, Model};
-pub use qg::{EdgeDistance, QgModel, QgParams, QgTerm};
+pub use qg::{EdgeDistance, Parameterization, QgModel, QgParams, QgTerm};
 pub use qg_stepper::{QgIntervalModel, QgScheme, QgStepper};
 pub use real_fft::RealFft;
 pub use rk4::Rk4;

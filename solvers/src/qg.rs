@@ -195,11 +195,27 @@ pub const ADVECTIVE_AND_FORCING_TERMS: [QgTerm; 6] = [
     QgTerm::Drag,
 ];
 
+/// An extra tendency added to the model's own (pyqg's `q_parameterization`): e.g. terms
+/// discovered by a regression, or a subgrid closure. It is explicit in every scheme.
+pub trait Parameterization: Send + Sync {
+    /// Adds the extra tendency at the PV spectra q̂ (both layers) to `out`.
+    fn add_tendency(&mut self, q: &[Complex64], out: &mut [Complex64]);
+    fn boxed_clone(&self) -> Box<dyn Parameterization>;
+}
+
+impl Clone for Box<dyn Parameterization> {
+    fn clone(&self) -> Self {
+        self.boxed_clone()
+    }
+}
+
 /// A two-layer QG model: parameters, grid, precomputed operators and work buffers. Spectral
 /// states hold layer 1 then layer 2, each ny × (nx/2 + 1).
 #[derive(Clone)]
 pub struct QgModel {
     params: QgParams,
+    /// An extra tendency, if any.
+    parameterization: Option<Box<dyn Parameterization>>,
     grid: Spectral2d,
     /// The 3/2 grid (None without dealiasing).
     padding: Option<Padding>,
@@ -318,6 +334,7 @@ impl QgModel {
         let fine_points = padding.as_ref().map_or(grid.points(), |p| p.fine.points());
         let fine_modes = padding.as_ref().map_or(grid.modes(), |p| p.fine.modes());
         Ok(QgModel {
+            parameterization: None,
             psi: vec![Complex64::new(0.0, 0.0); 2 * grid.modes()],
             fine_a: vec![Complex64::new(0.0, 0.0); fine_modes],
             fine_fields: std::array::from_fn(|_| vec![0.0; fine_points]),
@@ -420,6 +437,15 @@ impl QgModel {
             self.add_term(term, q, &psi, out);
         }
         self.psi = psi;
+        if let Some(p) = self.parameterization.as_mut() {
+            p.add_tendency(q, out);
+        }
+    }
+
+    /// The model with an extra tendency added to its own.
+    pub fn with_parameterization(mut self, parameterization: Box<dyn Parameterization>) -> Self {
+        self.parameterization = Some(parameterization);
+        self
     }
 
     /// One physical term of the tendency, alone.

@@ -6,41 +6,9 @@ use super::observation::Observation;
 use crate::error::{MedidaError, Result};
 use crate::solvers::Model;
 use nalgebra::{DMatrix, DVector};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+pub use crate::random::{standard_normals, stream, Purpose};
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
-
-/// What a random stream is used for, so streams of different purposes never coincide.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u64)]
-pub enum Purpose {
-    /// Perturbed observations of the stochastic EnKF.
-    ObservationPerturbation = 1,
-    /// Spread of the initial ensemble.
-    InitialSpread = 2,
-    /// Noise of synthetic observations of a truth.
-    ObservationNoise = 3,
-    /// The stochastic EnKF's perturbations drawn as their ensemble-space image.
-    PerturbationImage = 4,
-    /// Random rotations of the analysis anomalies.
-    Rotation = 5,
-}
-
-/// The portable ChaCha8 stream for (seed, cycle, member, purpose).
-pub fn stream(seed: u64, cycle: u64, member: u64, purpose: Purpose) -> ChaCha8Rng {
-    let mut key = [0u8; 32];
-    key[..8].copy_from_slice(&seed.to_le_bytes());
-    key[8..16].copy_from_slice(&cycle.to_le_bytes());
-    key[16..24].copy_from_slice(&member.to_le_bytes());
-    key[24..].copy_from_slice(&(purpose as u64).to_le_bytes());
-    ChaCha8Rng::from_seed(key)
-}
-
-/// `count` standard normal numbers from one stream.
-pub fn standard_normals(rng: &mut ChaCha8Rng, count: usize) -> Vec<f64> {
-    (0..count).map(|_| StandardNormal.sample(rng)).collect()
-}
 
 /// An ensemble around `center` with independent N(0, spread²) perturbations per entry.
 pub fn initial_ensemble(center: &[f64], spread: f64, members: usize, seed: u64) -> DMatrix<f64> {

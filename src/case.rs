@@ -1,0 +1,475 @@
+//! Case files (TOML, interfaces.md), read once into typed settings. The sections every system
+//! shares — `[observations]`, `[assimilation]`, `[library]`, `[regression]` — are parsed and
+//! checked here, with one meaning per key; `[system] kind` selects the system whose own
+//! settings (`[system]`, `[truth]`, `[model]`, `[interpolation]` and its `[library]` keys)
+//! the system's file parses (see [`crate::systems`]). Unknown keys are errors naming the key.
+
+use crate::error::{MedidaError, Result};
+use crate::observe::sensors::SensorLayout;
+use crate::regression::rvm::RvmMethod;
+pub use crate::regression::sweep::PruneAlpha;
+use crate::systems::SystemSettings;
+use serde::Deserialize;
+use std::path::Path;
+
+/// One discovery, as a case file describes it.
+#[derive(Clone, Debug)]
+pub struct Case {
+    pub name: String,
+    /// One seed makes the whole run reproducible on any machine and thread count.
+    pub seed: u64,
+    pub system: SystemSettings,
+    pub observations: Observations,
+    pub assimilation: Assimilation,
+    pub library: Library,
+    pub regression: Regression,
+}
+
+/// The file as written: shared sections typed, the system's own sections kept as tables for
+/// the system to parse.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseFile {
+    #[serde(default = "default_name")]
+    name: String,
+    #[serde(default = "default_seed")]
+    seed: u64,
+    #[serde(default)]
+    system: toml::Table,
+    #[serde(default)]
+    truth: toml::Table,
+    #[serde(default)]
+    model: toml::Table,
+    #[serde(default)]
+    interpolation: toml::Table,
+    #[serde(default)]
+    observations: Observations,
+    #[serde(default)]
+    assimilation: Assimilation,
+    #[serde(default)]
+    library: Library,
+    #[serde(default)]
+    regression: Regression,
+}
+
+fn default_name() -> String {
+    "unnamed".into()
+}
+fn default_seed() -> u64 {
+    7
+}
+
+/// The system's own sections, for its settings parser.
+pub struct SystemSections {
+    pub system: toml::Table,
+    pub truth: toml::Table,
+    pub model: toml::Table,
+    pub interpolation: toml::Table,
+}
+
+/// Parses one of a system's own sections into its settings type; errors name the section.
+pub fn section<T: serde::de::DeserializeOwned>(name: &str, table: &toml::Table) -> Result<T> {
+    T::deserialize(toml::Value::Table(table.clone()))
+        .map_err(|e| MedidaError::Config(format!("`[{name}]`: {}", e.message())))
+}
+
+/// `"full"`, `{ every = k }` or `{ random = n }`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Operator {
+    Named(String),
+    Every { every: usize },
+    Random { random: usize },
+}
+
+/// `[observations]`: how many pairs, how noisy, where the sensors are.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Observations {
+    pub pairs: usize,
+    /// Std of the noise / std of the observed field at that time (0 = exact).
+    pub noise: f64,
+    /// `"full"`, `{ every = k }` or `{ random = n }` grid points.
+    pub operator: Operator,
+    /// Fraction of grid points with a sensor, in (0, 1]: the same as `{ random = n }` with
+    /// n = round(fraction × points).
+    pub fraction: f64,
+}
+
+impl Default for Observations {
+    fn default() -> Self {
+        Observations {
+            pairs: 10,
+            noise: 0.01,
+            operator: Operator::Named("full".into()),
+            fraction: 1.0,
+        }
+    }
+}
+
+impl Observations {
+    /// The sensor layout on a grid of `points` points.
+    pub fn sensors(&self, points: usize) -> Result<SensorLayout> {
+        let bad = |key: &str, why: String| Err(MedidaError::Config(format!("`{key}`: {why}")));
+        if self.fraction < 1.0 {
+            if self.operator != Operator::Named("full".into()) {
+                return bad(
+                    "observations.fraction",
+                    "give either `operator` or `fraction`, not both".into(),
+                );
+            }
+            let count = ((self.fraction * points as f64).round() as usize).clamp(1, points);
+            return Ok(SensorLayout::Random(count));
+        }
+        match &self.operator {
+            Operator::Named(n) if n == "full" => Ok(SensorLayout::Full),
+            Operator::Named(n) => bad(
+                "observations.operator",
+                format!("`{n}`: use \"full\", {{ every = k }} or {{ random = n }}"),
+            ),
+            Operator::Every { every } if *every == 0 => {
+                bad("observations.operator.every", "must be at least 1".into())
+            }
+            Operator::Every { every } => Ok(SensorLayout::Every(*every)),
+            Operator::Random { random } if *random == 0 || *random > points => bad(
+                "observations.operator.random",
+                format!("{random} points: choose 1..={points}"),
+            ),
+            Operator::Random { random } => Ok(SensorLayout::Random(*random)),
+        }
+    }
+}
+
+/// How the analysis at the end of each pair is made.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AssimilationMethod {
+    /// The engine's choice: the observation itself (measured best, README).
+    Auto,
+    None,
+    /// Perturbed-observation EnKF (the KS paper's).
+    Enkf,
+    Etkf,
+    Letkf,
+}
+
+impl AssimilationMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            AssimilationMethod::Auto | AssimilationMethod::None => "none",
+            AssimilationMethod::Enkf => "enkf",
+            AssimilationMethod::Etkf => "etkf",
+            AssimilationMethod::Letkf => "letkf",
+        }
+    }
+
+    /// True for the ensemble filters.
+    pub fn is_ensemble(self) -> bool {
+        !matches!(self, AssimilationMethod::Auto | AssimilationMethod::None)
+    }
+}
+
+/// `[assimilation]`: the isolated-pair ensemble analysis.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Assimilation {
+    pub method: AssimilationMethod,
+    pub members: usize,
+    /// Std of the initial-state perturbations, in the units of the observed field.
+    pub perturbation: f64,
+    /// Multiplicative inflation.
+    pub inflation: f64,
+    /// Gaspari–Cohn half-width in x units (0 = none; the LETKF needs one).
+    pub localization: f64,
+}
+
+impl Default for Assimilation {
+    fn default() -> Self {
+        Assimilation {
+            method: AssimilationMethod::Auto,
+            members: 100,
+            perturbation: 0.25,
+            inflation: 1.0,
+            localization: 0.0,
+        }
+    }
+}
+
+/// A number or `"auto"` (`regression.prune_alpha`, `library.lowpass`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Threshold {
+    Fixed(f64),
+    Named(String),
+}
+
+/// `[library]`: the keys of every system, then those of one system (the system checks that
+/// keys of another system are absent).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Library {
+    /// An explicit term list (empty: the system's default library).
+    pub terms: Vec<String>,
+    /// Apply the model's one-step linear propagator to every column (KS: φ(dt·L); QG: the
+    /// implicit hyperviscous damping).
+    pub propagator: Option<bool>,
+    /// KS family: the polynomial library's highest derivative and power, and how derivatives
+    /// are computed.
+    pub max_derivative: Option<u32>,
+    pub max_power: Option<u32>,
+    pub derivatives: Option<String>,
+    /// QG: grid points cut from every edge, the low-pass wavenumber, thinning of the rows.
+    pub edge_cut: Option<usize>,
+    pub lowpass: Option<Threshold>,
+    pub thin: Option<bool>,
+}
+
+impl Library {
+    pub fn propagator(&self) -> bool {
+        self.propagator.unwrap_or(true)
+    }
+}
+
+/// `"auto"`, `"none"` or a number of modes.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Projection {
+    Named(String),
+    Modes(usize),
+}
+
+/// `[regression]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Regression {
+    pub method: String,
+    /// A number, `"auto"`, or absent: the system's default (KS 1e2, the paper's; QG auto).
+    pub prune_alpha: Option<Threshold>,
+    pub tolerance: f64,
+    /// prune_alpha = "auto": the sparsest model of the sweep explaining all but this fraction
+    /// of what the sweep's best model explains.
+    pub knee: f64,
+    /// KS family: regress on the lowest Fourier modes ("auto" from the noise floor).
+    pub projection: Projection,
+}
+
+impl Default for Regression {
+    fn default() -> Self {
+        Regression {
+            method: "rvm".into(),
+            prune_alpha: None,
+            tolerance: 1e-1,
+            knee: 0.02,
+            projection: Projection::Named("auto".into()),
+        }
+    }
+}
+
+impl Regression {
+    /// The typed threshold choice, `default` where the case gives none.
+    pub fn prune_alpha(&self, default: PruneAlpha) -> PruneAlpha {
+        match &self.prune_alpha {
+            None => default,
+            Some(Threshold::Fixed(a)) => PruneAlpha::Fixed(*a),
+            Some(Threshold::Named(_)) => PruneAlpha::Auto,
+        }
+    }
+
+    pub fn rvm_method(&self) -> Result<RvmMethod> {
+        self.method
+            .parse::<RvmMethod>()
+            .map_err(|e| MedidaError::Config(format!("`regression.method`: {e}")))
+    }
+}
+
+impl Case {
+    /// Reads and validates a case file; errors name the file and the key.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| MedidaError::io(path, e))?;
+        Self::from_toml(&text).map_err(|e| MedidaError::Config(format!("{}: {e}", path.display())))
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let file: CaseFile = toml::from_str(text).map_err(|e| {
+            MedidaError::Config(e.message().to_string() + &location(text, e.span()))
+        })?;
+        let sections = SystemSections {
+            system: file.system,
+            truth: file.truth,
+            model: file.model,
+            interpolation: file.interpolation,
+        };
+        let case = Case {
+            name: file.name,
+            seed: file.seed,
+            system: SystemSettings::parse(sections, &file.library)?,
+            observations: file.observations,
+            assimilation: file.assimilation,
+            library: file.library,
+            regression: file.regression,
+        };
+        case.validate()?;
+        Ok(case)
+    }
+
+    /// Checks the shared sections, then the system's own.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |key: &str, why: String| Err(MedidaError::Config(format!("`{key}`: {why}")));
+        let o = &self.observations;
+        if o.pairs == 0 {
+            return bad("observations.pairs", "need at least one sample pair".into());
+        }
+        if !(o.noise.is_finite() && o.noise >= 0.0) {
+            return bad("observations.noise", format!("{}: must be ≥ 0", o.noise));
+        }
+        if !(o.fraction > 0.0 && o.fraction <= 1.0) {
+            return bad(
+                "observations.fraction",
+                format!("{}: the sensor fraction must lie in (0, 1]", o.fraction),
+            );
+        }
+        o.sensors(self.system.points())?;
+        let a = &self.assimilation;
+        if a.method.is_ensemble() {
+            if a.members < 2 {
+                return bad(
+                    "assimilation.members",
+                    format!("{} members: an ensemble filter needs at least 2", a.members),
+                );
+            }
+            if o.noise <= 0.0 {
+                return bad(
+                    "assimilation.method",
+                    format!(
+                        "\"{}\" needs observations.noise > 0 (a filter weighs the observations by their error variance)",
+                        a.method.name()
+                    ),
+                );
+            }
+            if a.method == AssimilationMethod::Letkf
+                && !(a.localization.is_finite() && a.localization > 0.0)
+            {
+                return bad(
+                    "assimilation.localization",
+                    format!(
+                        "{}: the LETKF needs a positive Gaspari–Cohn half-width (x units)",
+                        a.localization
+                    ),
+                );
+            }
+        }
+        for (key, value) in [
+            ("assimilation.inflation", a.inflation),
+            ("regression.tolerance", self.regression.tolerance),
+            ("regression.knee", self.regression.knee),
+        ] {
+            if !(value.is_finite() && value > 0.0) {
+                return bad(key, format!("{value} must be positive and finite"));
+            }
+        }
+        for (key, value) in [
+            ("assimilation.perturbation", a.perturbation),
+            ("assimilation.localization", a.localization),
+        ] {
+            if !(value.is_finite() && value >= 0.0) {
+                return bad(key, format!("{value} must be non-negative and finite"));
+            }
+        }
+        if a.method.is_ensemble() && a.perturbation == 0.0 {
+            return bad(
+                "assimilation.perturbation",
+                "must be positive for an ensemble filter".into(),
+            );
+        }
+        match &self.regression.prune_alpha {
+            Some(Threshold::Named(n)) if n != "auto" => {
+                return bad(
+                    "regression.prune_alpha",
+                    format!("`{n}`: a number or \"auto\""),
+                )
+            }
+            Some(Threshold::Fixed(v)) if !(v.is_finite() && *v > 0.0) => {
+                return bad(
+                    "regression.prune_alpha",
+                    format!("{v} must be positive and finite"),
+                )
+            }
+            _ => {}
+        }
+        if let Projection::Named(n) = &self.regression.projection {
+            if n != "auto" && n != "none" {
+                return bad(
+                    "regression.projection",
+                    format!("`{n}`: use \"auto\", \"none\" or a number of modes"),
+                );
+            }
+        }
+        self.regression.rvm_method()?;
+        self.system.validate(self)
+    }
+}
+
+fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    match span {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].lines().count().max(1);
+            format!(" (line {line})")
+        }
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_errors_naming_the_key() {
+        let err = Case::from_toml("[observations]\npairz = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("pairz"), "{err}");
+        let err = Case::from_toml("nmae = \"x\"\n").unwrap_err().to_string();
+        assert!(err.contains("nmae"), "{err}");
+        let err = Case::from_toml("[truth]\nspinupp = 3.0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("spinupp"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_filter_is_an_error_not_an_enkf() {
+        let err = Case::from_toml("[assimilation]\nmethod = \"3dvar\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("3dvar"), "{err}");
+    }
+
+    #[test]
+    fn operator_and_fraction_describe_the_same_sensors() {
+        let case = Case::from_toml("[observations]\noperator = { every = 4 }\n").unwrap();
+        assert_eq!(case.observations.operator, Operator::Every { every: 4 });
+        let case = Case::from_toml("[observations]\nfraction = 0.25\n").unwrap();
+        assert_eq!(
+            case.observations.sensors(1024).unwrap(),
+            SensorLayout::Random(256)
+        );
+        let err =
+            Case::from_toml("[observations]\nfraction = 0.25\noperator = { random = 4 }\n")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("observations.fraction"), "{err}");
+    }
+
+    #[test]
+    fn keys_of_another_system_are_errors() {
+        let err = Case::from_toml("[library]\nedge_cut = 4\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("library.edge_cut"), "{err}");
+        let err = Case::from_toml("[system]\nkind = \"qg\"\n[library]\nmax_power = 2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("library.max_power"), "{err}");
+    }
+}

@@ -1,0 +1,349 @@
+//! The JSON report of interfaces.md and the printed summary, one type for every system
+//! (terms of a multi-component system carry their `layer`, 1-based).
+
+use crate::error::{MedidaError, Result};
+use crate::pipeline::discovery::{ComponentDiscovery, Discovery, ForecastSkill};
+use crate::regression::equation::Equation;
+use crate::regression::rvm::RvmFit;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::Path;
+
+#[derive(Serialize)]
+pub struct TermReport {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer: Option<usize>,
+    pub term: String,
+    pub coefficient: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub std: Option<f64>,
+}
+
+#[derive(Serialize)]
+pub struct Seconds {
+    pub truth: f64,
+    pub forecast: f64,
+    pub assimilation: f64,
+    pub regression: f64,
+    pub skill: f64,
+}
+
+/// The time until the relative forecast error reaches `threshold` (null: not within the
+/// horizon).
+#[derive(Serialize)]
+pub struct SkillReport {
+    pub threshold: f64,
+    pub horizon: f64,
+    pub imperfect: Option<f64>,
+    pub corrected: Option<f64>,
+}
+
+/// One value for a single-component system, one per component otherwise.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum PerComponent<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> PerComponent<T> {
+    fn of(mut values: Vec<T>) -> Self {
+        if values.len() == 1 {
+            PerComponent::One(values.remove(0))
+        } else {
+            PerComponent::Many(values)
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct ObservationReport {
+    pub sensors: Option<usize>,
+    pub noise: f64,
+    pub interpolation: Option<String>,
+    pub assimilation: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub members: Option<usize>,
+    pub row_map: String,
+}
+
+#[derive(Serialize)]
+pub struct Report {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    pub discovered: Vec<TermReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Vec<TermReport>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corrected_model: Option<Vec<TermReport>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast_skill: Option<SkillReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pairs: Option<usize>,
+    pub rows: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<Seconds>,
+    pub converged: bool,
+    pub iterations: usize,
+    pub noise_std: PerComponent<f64>,
+    pub log_evidence: PerComponent<Option<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prune_alpha: Option<PerComponent<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub projection_modes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observations: Option<ObservationReport>,
+}
+
+/// The retained terms of a fit, with ± std.
+pub fn discovered_terms(fit: &RvmFit, layer: Option<usize>) -> Vec<TermReport> {
+    fit.terms()
+        .into_iter()
+        .map(|(term, coefficient, std)| TermReport {
+            layer,
+            term,
+            coefficient,
+            std: Some(std),
+        })
+        .collect()
+}
+
+fn plain(pairs: &[(String, f64)], layer: Option<usize>) -> Vec<TermReport> {
+    pairs
+        .iter()
+        .map(|(term, coefficient)| TermReport {
+            layer,
+            term: term.clone(),
+            coefficient: *coefficient,
+            std: None,
+        })
+        .collect()
+}
+
+impl Report {
+    /// The report of `medida fit`: one regression on a user's matrix.
+    pub fn from_fit(name: &str, fit: &RvmFit) -> Self {
+        Report {
+            name: name.to_string(),
+            system: None,
+            discovered: discovered_terms(fit, None),
+            expected: None,
+            corrected_model: None,
+            forecast_skill: None,
+            pairs: None,
+            rows: fit.rows,
+            seconds: None,
+            converged: fit.converged,
+            iterations: fit.iterations,
+            noise_std: PerComponent::One(fit.noise_std()),
+            log_evidence: PerComponent::One(evidence(fit)),
+            prune_alpha: None,
+            projection_modes: None,
+            observations: None,
+        }
+    }
+
+    pub fn from_discovery(d: &Discovery) -> Self {
+        let many = d.components.len() > 1;
+        let layer = |c: usize| many.then_some(c + 1);
+        let each = |f: &dyn Fn(usize, &ComponentDiscovery) -> Vec<TermReport>| -> Vec<TermReport> {
+            d.components.iter().enumerate().flat_map(|(c, k)| f(c, k)).collect()
+        };
+        let has_truth = d.components.iter().any(|c| !c.expected.is_empty()) || d.skill.is_some();
+        Report {
+            name: d.name.clone(),
+            system: Some(d.system.to_string()),
+            discovered: each(&|c, k| discovered_terms(&k.fit, layer(c))),
+            expected: has_truth.then(|| each(&|c, k| plain(&k.expected, layer(c)))),
+            corrected_model: Some(each(&|c, k| plain(&k.corrected, layer(c)))),
+            forecast_skill: d.skill.as_ref().map(skill_report),
+            pairs: Some(d.pairs),
+            rows: d.rows,
+            seconds: Some(Seconds {
+                truth: d.seconds.truth,
+                forecast: d.seconds.forecast,
+                assimilation: d.seconds.assimilation,
+                regression: d.seconds.regression,
+                skill: d.seconds.skill,
+            }),
+            converged: d.components.iter().all(|c| c.fit.converged),
+            iterations: d.components.iter().map(|c| c.fit.iterations).max().unwrap_or(0),
+            noise_std: PerComponent::of(d.components.iter().map(|c| c.fit.noise_std()).collect()),
+            log_evidence: PerComponent::of(d.components.iter().map(|c| evidence(&c.fit)).collect()),
+            prune_alpha: Some(PerComponent::of(
+                d.components.iter().map(|c| c.prune_alpha).collect(),
+            )),
+            projection_modes: d.projection_modes,
+            observations: Some(ObservationReport {
+                sensors: d.sensors.as_ref().map(|s| s.len()),
+                noise: d.noise,
+                interpolation: d.interpolator.clone(),
+                assimilation: d.assimilation.clone(),
+                members: d.members,
+                row_map: d.row_map.clone(),
+            }),
+        }
+    }
+
+    /// Writes the JSON atomically: a failed run never leaves a partial file behind.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).map_err(|e| MedidaError::io(path, e))?;
+        let temporary = path.with_extension("json.partial");
+        std::fs::write(&temporary, text + "\n").map_err(|e| MedidaError::io(&temporary, e))?;
+        std::fs::rename(&temporary, path).map_err(|e| MedidaError::io(path, e))
+    }
+}
+
+fn evidence(fit: &RvmFit) -> Option<f64> {
+    fit.log_evidence.is_finite().then_some(fit.log_evidence)
+}
+
+fn skill_report(s: &ForecastSkill) -> SkillReport {
+    SkillReport {
+        threshold: s.threshold,
+        horizon: s.horizon,
+        imperfect: s.imperfect_time_to_half,
+        corrected: s.corrected_time_to_half,
+    }
+}
+
+/// How the data were observed and estimated, in words.
+fn observation_summary(d: &Discovery) -> String {
+    let mut s = match (&d.sensors, d.noise) {
+        (None, 0.0) => "full exact observations".to_string(),
+        (None, n) => format!("full observations, noise {n} × std"),
+        (Some(p), n) => format!(
+            "{} sensors, noise {n} × std, interpolation {}",
+            p.len(),
+            d.interpolator.as_deref().unwrap_or("-")
+        ),
+    };
+    let _ = write!(s, ", assimilation: {}", d.assimilation);
+    if let Some(m) = d.members {
+        let _ = write!(s, " ({m} members)");
+    }
+    s
+}
+
+/// The human summary of a run.
+pub fn summary(d: &Discovery) -> String {
+    let word = if d.components.len() > 1 { " per layer" } else { "" };
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "case {}: {} pairs, {} rows{word}, {}\nrow map: {}",
+        d.name,
+        d.pairs,
+        d.rows,
+        observation_summary(d),
+        d.row_map
+    );
+    for c in &d.components {
+        component_summary(&mut s, c);
+    }
+    if d.components.iter().any(|c| c.sweep.len() > 1) {
+        sweep_summary(&mut s, d);
+    }
+    let _ = writeln!(s);
+    for c in &d.components {
+        let corrected = Equation::from_pairs(&format!("{}_t", c.name), &c.corrected);
+        let _ = writeln!(s, "corrected model  {corrected}");
+    }
+    if let Some(skill) = &d.skill {
+        let fmt = |t: Option<f64>| {
+            t.map(|t| format!("{t:.1}"))
+                .unwrap_or(format!("> {:.0}", skill.horizon))
+        };
+        let _ = writeln!(
+            s,
+            "forecast skill   time until the relative error reaches {}: imperfect {}, corrected {}",
+            skill.threshold,
+            fmt(skill.imperfect_time_to_half),
+            fmt(skill.corrected_time_to_half)
+        );
+        if let Some(f) = &skill.corrected_failure {
+            let _ = writeln!(s, "                 (corrected run stopped: {f})");
+        }
+    }
+    let t = &d.seconds;
+    let _ = writeln!(
+        s,
+        "seconds          truth {:.2}, forecast {:.3}, assimilation {:.3}, regression {:.3}, skill {:.2}",
+        t.truth, t.forecast, t.assimilation, t.regression, t.skill
+    );
+    s
+}
+
+/// Discovered and expected error of one component, term by term.
+fn component_summary(s: &mut String, c: &ComponentDiscovery) {
+    let _ = writeln!(s, "\ndiscovered  {}   (prune_alpha {:.0e})", c.equation, c.prune_alpha);
+    if !c.fit.converged {
+        let _ = writeln!(
+            s,
+            "            (the RVM did not converge in {} iterations)",
+            c.fit.iterations
+        );
+    }
+    let expected = Equation::from_pairs(&format!("{}_t error", c.name), &c.expected);
+    let _ = writeln!(s, "expected    {expected}");
+    let _ = writeln!(
+        s,
+        "\n  term           expected    discovered     ± std       rel. error"
+    );
+    let mut names: Vec<&String> = c.expected.iter().map(|(t, _)| t).collect();
+    for i in &c.fit.retained {
+        if !names.contains(&&c.fit.names[*i]) {
+            names.push(&c.fit.names[*i]);
+        }
+    }
+    for name in names {
+        let exp = c.expected.iter().find(|(t, _)| t == name).map(|(_, v)| *v);
+        let found = c
+            .fit
+            .names
+            .iter()
+            .position(|n| n == name)
+            .filter(|i| c.fit.retained.contains(i))
+            .map(|i| (c.fit.coefficients[i], c.fit.std[i]));
+        let rel = match (exp, found) {
+            (Some(e), Some((v, _))) => format!("{:.3} %", 100.0 * (v - e).abs() / e.abs()),
+            (Some(_), None) => "missed".into(),
+            (None, Some(_)) => "spurious".into(),
+            (None, None) => String::new(),
+        };
+        let _ = writeln!(
+            s,
+            "  {:<14} {:>10} {:>12} {:>11}   {}",
+            name,
+            exp.map(|e| format!("{e:.4}")).unwrap_or("-".into()),
+            found.map(|(v, _)| format!("{v:.5}")).unwrap_or("-".into()),
+            found.map(|(_, sd)| format!("{sd:.1e}")).unwrap_or_default(),
+            rel
+        );
+    }
+}
+
+/// The threshold sweep (the L-curve): terms and normalised error per component.
+fn sweep_summary(s: &mut String, d: &Discovery) {
+    let _ = writeln!(
+        s,
+        "\nthreshold sweep (the L-curve): prune_alpha, then terms and normalised error per {}",
+        if d.components.len() > 1 { "layer" } else { "field" }
+    );
+    let points = d.components[0].sweep.len();
+    for i in 0..points {
+        let _ = write!(s, "  {:>8.0e}", d.components[0].sweep[i].prune_alpha);
+        for c in &d.components {
+            let p = &c.sweep[i];
+            let _ = write!(
+                s,
+                "   {}: {:>2} terms {:.3e}",
+                c.name,
+                p.terms(),
+                p.fit.normalised_error
+            );
+        }
+        let _ = writeln!(s);
+    }
+}

@@ -1,0 +1,114 @@
+//! What a run found: per regressed component the fit and its equation, the expected and
+//! corrected models, the forecast skill, timings, and the data behind the figures.
+
+use crate::regression::equation::Equation;
+use crate::regression::rvm::RvmFit;
+use crate::regression::sweep::SweepPoint;
+use ndarray::Array2;
+
+/// Wall-clock seconds per stage.
+#[derive(Clone, Debug, Default)]
+pub struct Timings {
+    pub truth: f64,
+    pub forecast: f64,
+    /// Interpolation from sensors and ensemble analyses.
+    pub assimilation: f64,
+    pub regression: f64,
+    pub skill: f64,
+}
+
+/// The regression of one component (`u`; `q1`, `q2`).
+#[derive(Clone, Debug)]
+pub struct ComponentDiscovery {
+    pub name: String,
+    pub fit: RvmFit,
+    pub equation: Equation,
+    /// truth − model, term by term (empty without a truth).
+    pub expected: Vec<(String, f64)>,
+    /// model + discovered, term by term.
+    pub corrected: Vec<(String, f64)>,
+    /// The regression refitted over a range of thresholds (the model-choice figure).
+    pub sweep: Vec<SweepPoint>,
+    /// The threshold of the reported fit.
+    pub prune_alpha: f64,
+}
+
+/// Forecast skill of the imperfect and corrected models against the truth.
+#[derive(Clone, Debug)]
+pub struct ForecastSkill {
+    pub times: Vec<f64>,
+    pub imperfect_error: Vec<f64>,
+    pub corrected_error: Vec<f64>,
+    /// The relative error whose first crossing is reported.
+    pub threshold: f64,
+    pub horizon: f64,
+    /// First time the relative error reaches the threshold (None: not within the horizon).
+    pub imperfect_time_to_half: Option<f64>,
+    pub corrected_time_to_half: Option<f64>,
+    /// Why the corrected run stopped early, if it did.
+    pub corrected_failure: Option<String>,
+}
+
+/// The first pair as figures show it.
+#[derive(Clone, Debug)]
+pub enum Sample {
+    /// A 1-D field: the truth at the sample times, the increment and its reconstruction.
+    Line {
+        x: Vec<f64>,
+        sample_times: Vec<f64>,
+        sample_states: Array2<f64>,
+        increment: Vec<f64>,
+        reconstruction: Vec<f64>,
+    },
+    /// Maps of a 2-D multi-layer field (ny × nx each): the state per layer, and per
+    /// component the increment and its reconstruction inside the edge cut.
+    Maps {
+        x: Vec<f64>,
+        y: Vec<f64>,
+        edge_cut: usize,
+        /// Label of the mapped state (e.g. "PV anomaly q").
+        state_label: String,
+        state: Vec<Array2<f64>>,
+        increment: Vec<Array2<f64>>,
+        reconstruction: Vec<Array2<f64>>,
+    },
+}
+
+/// Everything a run found, for printing, JSON and figures.
+#[derive(Clone, Debug)]
+pub struct Discovery {
+    pub name: String,
+    pub system: &'static str,
+    pub components: Vec<ComponentDiscovery>,
+    pub pairs: usize,
+    /// Rows per component.
+    pub rows: usize,
+    /// The Fourier modes the row map keeps, when it projects.
+    pub projection_modes: Option<usize>,
+    /// The row map in words.
+    pub row_map: String,
+    /// "none", "enkf", "etkf", "letkf".
+    pub assimilation: String,
+    pub members: Option<usize>,
+    pub noise: f64,
+    /// Sensor points (None: every grid point).
+    pub sensors: Option<Vec<usize>>,
+    pub interpolator: Option<String>,
+    pub seconds: Timings,
+    pub skill: Option<ForecastSkill>,
+    pub sample: Option<Sample>,
+}
+
+impl Discovery {
+    /// (exactly the expected terms found in every component, worst relative coefficient
+    /// error over the expected terms; a missed term counts as 100 %), when a truth is known.
+    pub fn outcome(&self) -> Option<(bool, f64)> {
+        if self.components.iter().all(|c| c.expected.is_empty()) {
+            return None;
+        }
+        Some(self.components.iter().fold((true, 0.0f64), |(exact, worst), c| {
+            let (e, w) = c.fit.compare(&c.expected);
+            (exact && e, worst.max(w))
+        }))
+    }
+}

@@ -1,0 +1,318 @@
+//! The one MEDIDA pipeline, for every [`System`]:
+//! pairs → state estimate (as observed / interpolated from sensors / ensemble analysis) →
+//! one imperfect forecast → increment (analysis − forecast)/Δt → library columns → row map →
+//! normal equations → regression and threshold choice → refinement → corrected-model
+//! forecast check → [`Discovery`] (report and figures).
+
+pub mod analysis;
+pub mod discovery;
+pub mod observe;
+pub mod refine;
+pub mod skill;
+
+use crate::case::Case;
+use crate::error::{MedidaError, Result};
+use crate::regression::equation::Equation;
+use crate::regression::normal_equations::NormalEquations;
+use crate::regression::rvm::{RvmFit, RvmSettings};
+use crate::regression::sweep::{choose_model, log_thresholds, threshold_sweep, SWEEP};
+use crate::systems::{Correction, FirstPair, Forecast, Rows, System, Value};
+use analysis::{ensemble_analysis, estimate_states, Estimate};
+pub use discovery::{ComponentDiscovery, Discovery, ForecastSkill, Sample, Timings};
+use observe::{observe_pairs, ObservedPair};
+use std::time::Instant;
+
+/// A forecast that grew by more than this factor in one step has blown up (an explicit
+/// scheme far outside its stability region can grow by 1e50 without overflowing).
+pub const BLOW_UP: f64 = 1e6;
+
+/// Runs one case on one system end to end.
+pub fn run<S: System>(case: &Case, system: &mut S, progress: &dyn Fn(&str)) -> Result<Discovery> {
+    let mut seconds = Timings::default();
+    let noise = case.observations.noise;
+    system.check_design(case.observations.pairs)?;
+    let sensors = case
+        .observations
+        .sensors(system.grid_points())?
+        .points(system.grid_points(), case.seed);
+
+    progress("truth run");
+    let clock = Instant::now();
+    let truth = system.truth_pairs(case.observations.pairs)?;
+    seconds.truth = clock.elapsed().as_secs_f64();
+
+    let clock = Instant::now();
+    let exact = noise == 0.0 && sensors.is_none();
+    let observed = (!exact).then(|| observe_pairs(system, &truth, noise, case.seed));
+    if sensors.is_some() {
+        progress(&format!("interpolating with {}", system.interpolator_label()));
+    }
+    let mut estimates = estimate_states(system, &truth, observed.as_deref(), sensors.as_deref())?;
+    let skill_start = estimates[0].start.last().expect("a start level").clone();
+    let at_t: Vec<Vec<S::Value>> = estimates
+        .iter()
+        .map(|e| e.start.last().expect("a start level").clone())
+        .collect();
+    system.plan_rows(&at_t, noise, sensors.as_deref())?;
+    for e in estimates.iter_mut() {
+        for state in e.start.iter_mut().chain(std::iter::once(&mut e.end)) {
+            system.smooth(state, noise);
+        }
+    }
+    if case.assimilation.method.is_ensemble() {
+        let observed = observed.as_ref().expect("a filter needs noisy observations");
+        assimilate(case, system, &mut estimates, observed, sensors.as_deref(), progress)?;
+    }
+    seconds.assimilation = clock.elapsed().as_secs_f64();
+
+    let mut forecaster = system.forecaster(&Correction::new())?;
+    let keep = !case.assimilation.method.is_ensemble();
+    let accumulated = accumulate(system, &mut forecaster, estimates, noise, keep, &mut seconds, progress)?;
+
+    progress("regression");
+    let clock = Instant::now();
+    let (mut fits, sweeps, thresholds) = regress(case, system, &accumulated.stats)?;
+    if !accumulated.kept.is_empty() && fits.iter().any(|f| !f.retained.is_empty()) {
+        progress("refinement");
+        refine::refine(system, &accumulated.kept, &mut fits, accumulated.stats.rows())?;
+    }
+    seconds.regression += clock.elapsed().as_secs_f64();
+
+    progress("forecast skill");
+    let clock = Instant::now();
+    let correction = correction_of(&fits);
+    let skill = skill::forecast_skill(system, &correction, &skill_start);
+    seconds.skill = clock.elapsed().as_secs_f64();
+    let sample = match &accumulated.first {
+        Some(first) => Some(system.figures(&truth, first, &fits)?),
+        None => None,
+    };
+    let expected = system.expected();
+    let corrected = system.corrected_model(&correction);
+    let components = system
+        .components()
+        .into_iter()
+        .zip(fits)
+        .zip(sweeps)
+        .zip(thresholds)
+        .enumerate()
+        .map(|(c, (((name, fit), sweep), prune_alpha))| ComponentDiscovery {
+            equation: Equation::from_fit(&format!("{name}_t error"), &fit),
+            name,
+            fit,
+            expected: expected.get(c).cloned().unwrap_or_default(),
+            corrected: corrected[c].clone(),
+            sweep,
+            prune_alpha,
+        })
+        .collect();
+    Ok(Discovery {
+        name: case.name.clone(),
+        system: system.kind(),
+        components,
+        pairs: truth.len(),
+        rows: accumulated.stats.rows(),
+        projection_modes: system.projection_modes(),
+        row_map: system.row_map_label(),
+        assimilation: case.assimilation.method.name().into(),
+        members: case
+            .assimilation
+            .method
+            .is_ensemble()
+            .then_some(case.assimilation.members),
+        noise,
+        interpolator: sensors.as_ref().map(|_| system.interpolator_label()),
+        sensors,
+        seconds,
+        skill,
+        sample,
+    })
+}
+
+/// The ensemble analysis at the end of every pair replaces the estimate there.
+fn assimilate<S: System>(
+    case: &Case,
+    system: &mut S,
+    estimates: &mut [Estimate<S::Value>],
+    observed: &[ObservedPair],
+    sensors: Option<&[usize]>,
+    progress: &dyn Fn(&str),
+) -> Result<()> {
+    progress(&format!("{} analyses", case.assimilation.method.name()));
+    let member = system.member_forecaster()?;
+    let per_field = system.grid_points();
+    for (k, (estimate, pair)) in estimates.iter_mut().zip(observed).enumerate() {
+        let end = pair.last().expect("an end level");
+        let analysis = ensemble_analysis(
+            system,
+            &case.assimilation,
+            case.seed,
+            member.as_ref(),
+            estimate,
+            end,
+            sensors,
+            k,
+        )?;
+        let fields: Vec<Vec<f64>> = analysis.chunks_exact(per_field).map(|f| f.to_vec()).collect();
+        estimate.end = system.state_from(&fields)?;
+        system.smooth(&mut estimate.end, case.observations.noise);
+    }
+    Ok(())
+}
+
+/// Normal equations of every component over the same columns.
+pub struct NormalEquationsPerComponent {
+    pub components: Vec<NormalEquations>,
+}
+
+impl NormalEquationsPerComponent {
+    pub fn new(names: &[String], components: usize) -> Self {
+        NormalEquationsPerComponent {
+            components: (0..components)
+                .map(|_| NormalEquations::new(names.to_vec()))
+                .collect(),
+        }
+    }
+
+    pub fn add(&mut self, rows: Rows) -> Result<()> {
+        for (stats, target) in self.components.iter_mut().zip(&rows.targets) {
+            stats.add(
+                rows.columns.view(),
+                ndarray::ArrayView1::from(target.as_slice()),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Rows per component.
+    pub fn rows(&self) -> usize {
+        self.components[0].rows
+    }
+}
+
+/// (end − forecast)/Δt.
+pub fn increment<V: Value>(end: &[V], forecast: &[V], dt: f64) -> Vec<V> {
+    end.iter().zip(forecast).map(|(a, f)| (*a - *f) / dt).collect()
+}
+
+/// The discovered terms of the fits, per component.
+pub fn correction_of(fits: &[RvmFit]) -> Correction {
+    fits.iter()
+        .map(|fit| {
+            fit.retained
+                .iter()
+                .map(|&i| (fit.names[i].clone(), fit.coefficients[i]))
+                .collect()
+        })
+        .collect()
+}
+
+/// What the pass over the pairs leaves: the statistics, the pairs kept for refinement, and
+/// the first pair for the figures.
+struct Accumulated<S: System> {
+    stats: NormalEquationsPerComponent,
+    kept: Vec<(Estimate<S::Value>, S::Columns)>,
+    first: Option<FirstPair<S>>,
+}
+
+/// One imperfect forecast per pair, its increment, the library and the row map, stacked into
+/// the normal equations of every component.
+fn accumulate<S: System>(
+    system: &mut S,
+    forecaster: &mut S::Forecaster,
+    estimates: Vec<Estimate<S::Value>>,
+    noise: f64,
+    keep: bool,
+    seconds: &mut Timings,
+    progress: &dyn Fn(&str),
+) -> Result<Accumulated<S>> {
+    let pairs = estimates.len();
+    let mut stats = NormalEquationsPerComponent::new(&system.library_names(), system.components().len());
+    let mut kept = Vec::new();
+    let mut first = None;
+    let mut forecast = Vec::new();
+    for (k, estimate) in estimates.into_iter().enumerate() {
+        progress(&format!("pair {}/{pairs}", k + 1));
+        let clock = Instant::now();
+        one_step_forecast(forecaster, &estimate.start, &mut forecast, k)?;
+        seconds.forecast += clock.elapsed().as_secs_f64();
+        let clock = Instant::now();
+        let increment = increment(&estimate.end, &forecast, system.dt());
+        // With noisy data the library is evaluated on the earliest start level when there is
+        // one before t: its noise is independent of the noise in the increment, whose
+        // (n2 − n1)/dt would otherwise correlate with the linear columns of u1 + n1 and bias
+        // them by O(σ²/dt) (errors in variables). Noise-free, the state at t itself is used.
+        let library_state = if noise > 0.0 {
+            &estimate.start[0]
+        } else {
+            estimate.start.last().expect("a start level")
+        };
+        let columns = system.columns(library_state)?;
+        stats.add(system.rows(&columns, &increment, forecaster)?)?;
+        if k == 0 {
+            first = Some(FirstPair {
+                start: estimate.start.last().expect("a start level").clone(),
+                increment,
+                columns: columns.clone(),
+            });
+        }
+        if keep {
+            kept.push((estimate, columns));
+        }
+        seconds.regression += clock.elapsed().as_secs_f64();
+    }
+    Ok(Accumulated { stats, kept, first })
+}
+
+/// The imperfect model's one step from a pair's start; a failure or blow-up is an error.
+fn one_step_forecast<F: Forecast>(
+    forecaster: &mut F,
+    start: &[Vec<F::Value>],
+    forecast: &mut Vec<F::Value>,
+    k: usize,
+) -> Result<()>
+where
+    F::Value: Value,
+{
+    forecaster.forecast(start, forecast).map_err(|e| {
+        MedidaError::Config(format!(
+            "the imperfect model failed in its one-step forecast of pair {k}: {e} (check the [model] section)"
+        ))
+    })?;
+    let last = start.last().expect("a start level");
+    let size = last.iter().fold(1.0f64, |m, v| m.max(v.magnitude()));
+    if forecast.iter().any(|v| v.magnitude() > BLOW_UP * size) {
+        return Err(MedidaError::Config(format!(
+            "the imperfect model blew up in its one-step forecast of pair {k} (the state grew by more than {BLOW_UP:e}; the solution is no longer finite in any useful sense): check the [model] section (its terms, scheme and dt)"
+        )));
+    }
+    Ok(())
+}
+
+/// Per component: the threshold sweep and the chosen fit.
+#[allow(clippy::type_complexity)]
+fn regress<S: System>(
+    case: &Case,
+    system: &S,
+    stats: &NormalEquationsPerComponent,
+) -> Result<(Vec<RvmFit>, Vec<Vec<crate::regression::sweep::SweepPoint>>, Vec<f64>)> {
+    let settings = RvmSettings {
+        method: case.regression.rvm_method()?,
+        tolerance: case.regression.tolerance,
+        ..RvmSettings::default()
+    };
+    let choice = case.regression.prune_alpha(system.default_prune_alpha());
+    let (low, high, count) = SWEEP;
+    let thresholds = log_thresholds(low, high, count);
+    let mut fits = Vec::new();
+    let mut sweeps = Vec::new();
+    let mut chosen = Vec::new();
+    for stats in &stats.components {
+        let sweep = threshold_sweep(stats, &settings, &thresholds)?;
+        let (prune_alpha, fit) = choose_model(stats, &settings, choice, case.regression.knee, &sweep)?;
+        fits.push(fit);
+        sweeps.push(sweep);
+        chosen.push(prune_alpha);
+    }
+    Ok((fits, sweeps, chosen))
+}

@@ -1,0 +1,55 @@
+//! Refinement (one-step Gauss–Newton): the model corrected by the discovered terms
+//! re-forecasts every pair, and what is left of the increment is fitted on the same terms by
+//! least squares. A large error makes the model's own propagator an O(dt·error)
+//! approximation; each pass shrinks that bias by the size of the remaining error. Not for
+//! ensemble analyses (their increments are the filter's).
+
+use crate::error::Result;
+use crate::pipeline::analysis::Estimate;
+use crate::pipeline::{correction_of, increment, NormalEquationsPerComponent};
+use crate::regression::rvm::RvmFit;
+use crate::systems::{Forecast, System};
+
+/// Refinement passes after the first fit.
+pub const REFINEMENT_PASSES: usize = 2;
+
+/// Updates the coefficients of `fits` in place; stops early (keeping the last update) when
+/// the corrected model cannot be built or fails, or a system is singular.
+pub fn refine<S: System>(
+    system: &mut S,
+    kept: &[(Estimate<S::Value>, S::Columns)],
+    fits: &mut [RvmFit],
+    rows: usize,
+) -> Result<()> {
+    let names = system.library_names();
+    for _ in 0..REFINEMENT_PASSES {
+        let Ok(mut forecaster) = system.forecaster(&correction_of(fits)) else {
+            break; // a discovered term the solver cannot integrate: keep the first fit
+        };
+        let mut stats = NormalEquationsPerComponent::new(&names, fits.len());
+        let mut forecast = Vec::new();
+        for (estimate, columns) in kept {
+            if forecaster.forecast(&estimate.start, &mut forecast).is_err() {
+                break;
+            }
+            let residual = increment(&estimate.end, &forecast, system.dt());
+            stats.add(system.rows(columns, &residual, &forecaster)?)?;
+        }
+        if stats.rows() != rows {
+            break;
+        }
+        let updates: Option<Vec<Vec<f64>>> = stats
+            .components
+            .iter()
+            .zip(fits.iter())
+            .map(|(s, fit)| s.least_squares_on(&fit.retained))
+            .collect();
+        let Some(updates) = updates else { break };
+        for (fit, update) in fits.iter_mut().zip(updates) {
+            for (&i, delta) in fit.retained.iter().zip(update) {
+                fit.coefficients[i] += delta;
+            }
+        }
+    }
+    Ok(())
+}

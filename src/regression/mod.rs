@@ -1,0 +1,7 @@
+//! The regression on any matrix: accumulated normal equations, the relevance vector machine,
+//! the threshold sweep that chooses a model, and the discovered equation.
+
+pub mod equation;
+pub mod normal_equations;
+pub mod rvm;
+pub mod sweep;

@@ -1,0 +1,280 @@
+//! Systems are plug-ins of the one pipeline ([`crate::pipeline`]). A [`System`] says what
+//! MEDIDA needs from a model of the world: its observed fields and regressed components, its
+//! twin-experiment truth, its imperfect forecaster and the same forecaster corrected by
+//! discovered terms, its library and its row map. The pipeline never asks which system it
+//! runs. To add a system: a file here with its settings and its `System`, a variant of
+//! [`SystemSettings`], and its solver in the solver crate.
+
+pub mod ks;
+pub mod qg;
+
+use crate::assimilation::Geometry;
+use crate::case::{Case, PruneAlpha, SystemSections};
+use crate::error::Result;
+use crate::pipeline::discovery::Sample;
+use ndarray::Array2;
+use num_complex::Complex64;
+use rand_chacha::ChaCha8Rng;
+use std::fmt::Debug;
+use std::ops::{Div, Sub};
+
+/// The numbers a system's state is made of (grid values or spectral coefficients).
+pub trait Value:
+    Copy + Send + Sync + Debug + Sub<Output = Self> + Div<f64, Output = Self> + 'static
+{
+    fn norm_sqr(self) -> f64;
+    fn magnitude(self) -> f64;
+}
+
+impl Value for f64 {
+    fn norm_sqr(self) -> f64 {
+        self * self
+    }
+    fn magnitude(self) -> f64 {
+        self.abs()
+    }
+}
+
+impl Value for Complex64 {
+    fn norm_sqr(self) -> f64 {
+        Complex64::norm_sqr(&self)
+    }
+    fn magnitude(self) -> f64 {
+        self.norm()
+    }
+}
+
+/// A sample pair of true states: the start levels the forecaster needs (oldest first) and the
+/// state one model step after the last of them.
+#[derive(Clone, Debug)]
+pub struct TruePair<V> {
+    pub start: Vec<Vec<V>>,
+    pub end: Vec<V>,
+    /// Time of the last start level.
+    pub time: f64,
+}
+
+/// Discovered terms per regressed component: (term name, coefficient).
+pub type Correction = Vec<Vec<(String, f64)>>;
+
+/// Stacked regression rows of one pair: the columns (shared by every component) and one
+/// target per component.
+pub struct Rows {
+    pub columns: Array2<f64>,
+    pub targets: Vec<Vec<f64>>,
+}
+
+/// Which dynamics a forecast-skill run integrates.
+#[derive(Clone, Copy, Debug)]
+pub enum Dynamics<'a> {
+    Truth,
+    Imperfect,
+    Corrected(&'a Correction),
+}
+
+/// The forecaster of an ensemble member on the observed fields (stacked), from the start
+/// levels to one model step later.
+pub trait MemberForecast: Send + Sync {
+    fn forecast(&mut self, start: &[&[f64]], out: &mut [f64]) -> Result<()>;
+    fn boxed_clone(&self) -> Box<dyn MemberForecast>;
+}
+
+/// A one-step forecaster of the system's state (imperfect, or corrected by discovered terms).
+pub trait Forecast {
+    type Value;
+    fn forecast(&mut self, start: &[Vec<Self::Value>], out: &mut Vec<Self::Value>) -> Result<()>;
+}
+
+/// What the pipeline needs of a system.
+pub trait System: Sync {
+    type Value: Value;
+    /// The library evaluated at one state, before the row map.
+    type Columns: Clone + Send;
+    type Forecaster: Forecast<Value = Self::Value>;
+
+    /// "ks", "qg".
+    fn kind(&self) -> &'static str;
+    /// The regressed components, each its own regression: `u`; `q1`, `q2`.
+    fn components(&self) -> Vec<String>;
+    /// What one component is called in messages ("field", "layer").
+    fn component_word(&self) -> &'static str;
+    /// The observed fields (`u`; `psi1`, `psi2`), each on the grid.
+    fn observed_fields(&self) -> Vec<String>;
+    /// Grid points of one observed field.
+    fn grid_points(&self) -> usize;
+    /// Grid spacing in x (localization radii are in x units).
+    fn grid_spacing(&self) -> f64;
+    /// Where the entries of the stacked observed fields sit, for localization.
+    fn geometry(&self) -> Geometry;
+    /// The forecast step.
+    fn dt(&self) -> f64;
+    /// The threshold choice where the case gives none.
+    fn default_prune_alpha(&self) -> PruneAlpha;
+    /// Library column names.
+    fn library_names(&self) -> Vec<String>;
+    /// Checks that need no data (e.g. enough rows for the library), before the truth run.
+    fn check_design(&self, pairs: usize) -> Result<()>;
+
+    /// The twin experiment's true pairs (a cached truth run), `count` of them.
+    fn truth_pairs(&mut self, count: usize) -> Result<Vec<TruePair<Self::Value>>>;
+    /// The expected error per component (truth − model), when the truth is known.
+    fn expected(&self) -> Vec<Vec<(String, f64)>>;
+
+    /// The observed fields of a state, on the grid.
+    fn observe(&mut self, state: &[Self::Value]) -> Vec<Vec<f64>>;
+    /// The state whose observed fields are these.
+    fn state_from(&mut self, fields: &[Vec<f64>]) -> Result<Vec<Self::Value>>;
+    /// Fits whole-grid fields through the values at the sensors (every field of the run
+    /// in one batch: the same sensors throughout).
+    fn interpolate(&mut self, sensors: &[usize], values: &[Vec<f64>]) -> Result<Vec<Vec<f64>>>;
+    /// How the interpolation is made, in words.
+    fn interpolator_label(&self) -> String;
+    /// A random perturbation of one observed field for an ensemble member.
+    fn perturbation(&mut self, field: &[f64], std: f64, rng: &mut ChaCha8Rng) -> Vec<f64>;
+    /// The imperfect forecaster of an ensemble member, on the stacked observed fields.
+    fn member_forecaster(&self) -> Result<Box<dyn MemberForecast>>;
+
+    /// Chooses the row map from the estimated start states (the noise floor, the sensors).
+    fn plan_rows(
+        &mut self,
+        estimates: &[Vec<Self::Value>],
+        noise: f64,
+        sensors: Option<&[usize]>,
+    ) -> Result<()>;
+    /// The row map in words (for the summary), and the Fourier modes it keeps, if it projects.
+    fn row_map_label(&self) -> String;
+    fn projection_modes(&self) -> Option<usize>;
+    /// Smooths an estimated state the way the row map will see it (KS: the noisy start
+    /// states are low-passed to the projected modes).
+    fn smooth(&mut self, state: &mut [Self::Value], noise: f64);
+
+    /// The model, imperfect (`correction` empty) or corrected by discovered terms.
+    fn forecaster(&mut self, correction: &Correction) -> Result<Self::Forecaster>;
+    /// The library at a state.
+    fn columns(&mut self, state: &[Self::Value]) -> Result<Self::Columns>;
+    /// The row map applied to the columns and to one increment per component; the
+    /// forecaster's linear part (KS: φ(dt·L)) enters the columns.
+    fn rows(
+        &mut self,
+        columns: &Self::Columns,
+        increment: &[Self::Value],
+        forecaster: &Self::Forecaster,
+    ) -> Result<Rows>;
+
+    /// The model's right-hand side corrected by the discovered terms, per component.
+    fn corrected_model(&self, correction: &Correction) -> Vec<Vec<(String, f64)>>;
+    /// Forecast-skill runs: the interval between recorded states and their number.
+    fn skill_schedule(&self) -> (f64, usize);
+    /// The states of a run of `dynamics` from `start` at the skill schedule's times.
+    fn trajectory(
+        &self,
+        dynamics: Dynamics,
+        start: &[Self::Value],
+    ) -> Result<Vec<Vec<Self::Value>>>;
+
+    /// The data of the figures of the first pair (states, increment, reconstruction).
+    fn figures(
+        &mut self,
+        pairs: &[TruePair<Self::Value>],
+        first: &FirstPair<Self>,
+        fits: &[crate::regression::rvm::RvmFit],
+    ) -> Result<Sample>;
+}
+
+/// The first pair's data kept for the figures.
+pub struct FirstPair<S: System + ?Sized> {
+    pub start: Vec<S::Value>,
+    pub increment: Vec<S::Value>,
+    pub columns: S::Columns,
+}
+
+/// The settings of each system, selected by `[system] kind`.
+#[derive(Clone, Debug)]
+pub enum SystemSettings {
+    Ks(Box<ks::KsSettings>),
+    Qg(Box<qg::QgSettings>),
+}
+
+impl SystemSettings {
+    /// The system's own sections, by `[system] kind` (default "ks").
+    pub fn parse(sections: SystemSections, library: &crate::case::Library) -> Result<Self> {
+        let kind = sections
+            .system
+            .get("kind")
+            .map(|k| k.as_str().unwrap_or("").to_string())
+            .unwrap_or_else(|| "ks".into());
+        match kind.as_str() {
+            "ks" => Ok(SystemSettings::Ks(Box::new(ks::KsSettings::parse(
+                sections, library,
+            )?))),
+            "qg" => Ok(SystemSettings::Qg(Box::new(qg::QgSettings::parse(
+                sections, library,
+            )?))),
+            other => Err(crate::error::MedidaError::Config(format!(
+                "`system.kind`: unknown system `{other}`: this build supports \"ks\" and \"qg\""
+            ))),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SystemSettings::Ks(_) => "ks",
+            SystemSettings::Qg(_) => "qg",
+        }
+    }
+
+    /// Grid points of one observed field.
+    pub fn points(&self) -> usize {
+        match self {
+            SystemSettings::Ks(s) => s.system.points,
+            SystemSettings::Qg(s) => s.system.nx * s.system.ny,
+        }
+    }
+
+    pub fn validate(&self, case: &Case) -> Result<()> {
+        match self {
+            SystemSettings::Ks(s) => s.validate(case),
+            SystemSettings::Qg(s) => s.validate(case),
+        }
+    }
+}
+
+/// Runs the one pipeline on the case's system.
+pub fn run(
+    case: &Case,
+    progress: &dyn Fn(&str),
+) -> Result<crate::pipeline::discovery::Discovery> {
+    match &case.system {
+        SystemSettings::Ks(settings) => {
+            crate::pipeline::run(case, &mut ks::Ks::new(case, settings)?, progress)
+        }
+        SystemSettings::Qg(settings) => {
+            crate::pipeline::run(case, &mut qg::Qg::new(case, settings)?, progress)
+        }
+    }
+}
+
+/// Keys of `[library]` that belong to another system are errors naming the key.
+pub(crate) fn reject_library_keys(
+    library: &crate::case::Library,
+    keys: &[&str],
+    kind: &str,
+) -> Result<()> {
+    for &key in keys {
+        let present = match key {
+            "max_derivative" => library.max_derivative.is_some(),
+            "max_power" => library.max_power.is_some(),
+            "derivatives" => library.derivatives.is_some(),
+            "edge_cut" => library.edge_cut.is_some(),
+            "lowpass" => library.lowpass.is_some(),
+            "thin" => library.thin.is_some(),
+            _ => false,
+        };
+        if present {
+            return Err(crate::error::MedidaError::Config(format!(
+                "`library.{key}` has no meaning for a {kind} case (system.kind = \"{kind}\")"
+            )));
+        }
+    }
+    Ok(())
+}
