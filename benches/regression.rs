@@ -2,8 +2,8 @@
 //! sufficient statistics.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use medida::normal_equations::NormalEquations;
-use medida::rvm::{fit, RvmMethod, RvmSettings};
+use medida::regression::normal_equations::NormalEquations;
+use medida::regression::rvm::{fit, RvmMethod, RvmSettings};
 use ndarray::{Array1, Array2};
 
 fn data(rows: usize, p: usize) -> (Array2<f64>, Array1<f64>) {

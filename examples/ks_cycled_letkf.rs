@@ -10,10 +10,10 @@ mod common;
 
 use medida::assimilation::ensemble::{mean, standard_normals, stream, Purpose};
 use medida::assimilation::{forecast, Analysis, Geometry, Letkf, Observation};
-use medida::library::{project_sample, propagator, Derivatives, TermLibrary};
-use medida::normal_equations::NormalEquations;
-use medida::pipeline::noise_floor_modes;
-use medida::rvm::{fit, RvmSettings};
+use medida::library::rows::{noise_floor_modes, project_sample, propagator};
+use medida::library::terms_1d::{Derivatives, TermLibrary};
+use medida::regression::normal_equations::NormalEquations;
+use medida::regression::rvm::{fit, RvmSettings};
 use medida::solvers::{
     medida_initial_state, run_with_snapshots, Etdrk4, KsIntervalModel, KsModel, KsParams, Model,
     Spectral1d,
@@ -81,7 +81,7 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .map(|&s| observe(&state_at(s), s as u64))
         .collect();
-    let modes = noise_floor_modes(&mut grid, &middle, noise);
+    let modes = noise_floor_modes(&mut grid, &middle, noise, None);
     let letkf = Letkf {
         inflation: 1.05,
         radius: 5.0 / (length / points as f64) / 1.82,
@@ -175,7 +175,7 @@ fn main() -> anyhow::Result<()> {
                 100.0
             },
             result.retained.len() - usize::from(found),
-            medida::equation::Equation::from_fit("u_t error", &result)
+            medida::regression::equation::Equation::from_fit("u_t error", &result)
         );
     }
     Ok(())

@@ -7,9 +7,8 @@
 
 mod common;
 
-use medida::config::Case;
-use medida::pipeline::run;
-use medida::plots::{save_figure, Lines};
+use medida::output::plots::{save_figure, Lines};
+use medida::{run, Case};
 use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {
@@ -37,6 +36,7 @@ fn main() -> anyhow::Result<()> {
         let case = Case::from_toml(&text)?;
         let clock = Instant::now();
         let d = run(&case, &|_| {})?;
+        let d = &d.components[0];
         let seconds = clock.elapsed().as_secs_f64();
         let i = d
             .fit

@@ -5,8 +5,7 @@
 //!
 //!     cargo run --release --example ks_model_errors
 
-use medida::config::Case;
-use medida::pipeline::run;
+use medida::{run, Case};
 
 const CASES: [(&str, &str); 3] = [
     (
@@ -39,9 +38,10 @@ fn main() -> anyhow::Result<()> {
             "{toml}\n[observations]\npairs = 50\nnoise = 0.01\n"
         ))?;
         let discovery = run(&case, &|_| {})?;
+        let u = &discovery.components[0];
         println!("{story}:");
-        println!("  discovered  {}", discovery.equation);
-        let expected: Vec<String> = discovery
+        println!("  discovered  {}", u.equation);
+        let expected: Vec<String> = u
             .expected
             .iter()
             .map(|(term, c)| format!("{c:+.3} {term}"))

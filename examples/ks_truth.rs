@@ -7,7 +7,7 @@
 
 mod common;
 
-use medida::plots::{save_figure, SpaceTime};
+use medida::output::plots::{save_figure, SpaceTime};
 use medida::solvers::{medida_initial_state, run_with_snapshots, Etdrk4, KsModel, KsParams};
 use std::time::Instant;
 

@@ -18,13 +18,15 @@
 
 mod common;
 
-use medida::mlp::MlpSettings;
-use medida::pipeline::std_of;
-use medida::plots::{save_figure, sensor_mask_figure, Lines};
-use medida::qg_config::QgCase;
-use medida::qg_interpolation::{interpolate, radial_spectrum, sensor_mask, InterpolatorKind};
-use medida::qg_pipeline::{qg_outcome, run_qg, truth_states};
+use medida::library::rows::std_of;
+use medida::observe::fourier_2d::{interpolate, radial_spectrum, InterpolatorKind};
+use medida::observe::mlp::MlpSettings;
+use medida::observe::sensors::sensor_mask;
+use medida::output::plots::{save_figure, sensor_mask_figure, Lines};
 use medida::solvers::QgModel;
+use medida::systems::qg::{truth_states, QgSettings};
+use medida::systems::SystemSettings;
+use medida::{Case, Discovery};
 use num_complex::Complex64;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -33,9 +35,17 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-fn case(name: &str) -> anyhow::Result<QgCase> {
+fn case(name: &str) -> anyhow::Result<Case> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("data/qg/{name}.toml"));
-    Ok(QgCase::from_toml(&std::fs::read_to_string(path)?)?)
+    Ok(Case::from_file(&path)?)
+}
+
+/// The QG settings of a QG case.
+fn qg(case: &mut Case) -> &mut QgSettings {
+    match &mut case.system {
+        SystemSettings::Qg(s) => s,
+        _ => panic!("a QG case"),
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -77,8 +87,9 @@ fn main() -> anyhow::Result<()> {
     // Part 1: one snapshot, ψ1.
     let mut base = case("qg-case1001")?;
     base.observations.pairs = 1;
-    let states = truth_states(&base)?;
-    let mut model = QgModel::new(base.truth_params())?;
+    let seed = base.seed;
+    let states = truth_states(qg(&mut base), seed, 1)?;
+    let mut model = QgModel::new(qg(&mut base).truth_params())?;
     let (n, points) = (model.modes(), model.grid().points());
     let mut psi = vec![Complex64::new(0.0, 0.0); 2 * n];
     model.invert(&states[0], &mut psi);
@@ -213,7 +224,7 @@ fn main() -> anyhow::Result<()> {
                 let result = run_qg_with(&mut c, &kind);
                 let (terms, worst, seconds) = match result {
                     Ok(d) => {
-                        let (exact, worst) = qg_outcome(&d);
+                        let (exact, worst) = d.outcome().expect("a twin experiment");
                         (
                             if exact { "exact" } else { "differ" }.to_string(),
                             format!("{:.2} %", 100.0 * worst),
@@ -237,11 +248,8 @@ fn main() -> anyhow::Result<()> {
 
 /// Runs a case with the interpolator given directly (the example's table spans settings the
 /// case-file keys also reach: `[interpolation] method, ratio, features, sigma, ...`).
-fn run_qg_with(
-    case: &mut QgCase,
-    kind: &InterpolatorKind,
-) -> medida::Result<medida::qg_pipeline::QgDiscovery> {
-    let i = &mut case.interpolation;
+fn run_qg_with(case: &mut Case, kind: &InterpolatorKind) -> medida::Result<Discovery> {
+    let i = &mut qg(case).interpolation;
     match kind {
         InterpolatorKind::None => i.method = "none".into(),
         InterpolatorKind::Fourier { ratio, zonal_mean } => {
@@ -273,5 +281,5 @@ fn run_qg_with(
             i.learning_rate = s.learning_rate;
         }
     }
-    run_qg(case, &|_| {})
+    medida::run(case, &|_| {})
 }

@@ -8,7 +8,7 @@
 
 mod common;
 
-use medida::plots::{save_figure, Field2d, Lines};
+use medida::output::plots::{save_figure, Field2d, Lines};
 use medida::solvers::{QgModel, QgParams, QgScheme, QgStepper, Stepper};
 use ndarray::Array2;
 use ndarray_npy::write_npy;

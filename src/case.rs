@@ -454,10 +454,9 @@ mod tests {
             case.observations.sensors(1024).unwrap(),
             SensorLayout::Random(256)
         );
-        let err =
-            Case::from_toml("[observations]\nfraction = 0.25\noperator = { random = 4 }\n")
-                .unwrap_err()
-                .to_string();
+        let err = Case::from_toml("[observations]\nfraction = 0.25\noperator = { random = 4 }\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("observations.fraction"), "{err}");
     }
 

@@ -2,8 +2,9 @@
 //! the expected terms (truth − model) within 0.5 % and nothing else; bad case files must give
 //! clear errors.
 
-use medida::config::Case;
-use medida::pipeline::{run, Discovery};
+use medida::systems::ks::KsSettings;
+use medida::systems::SystemSettings;
+use medida::{run, Case, Discovery};
 use std::path::Path;
 
 fn case(name: &str) -> Case {
@@ -14,7 +15,17 @@ fn case(name: &str) -> Case {
 }
 
 /// Relative coefficient errors per expected term, or a description of what went wrong.
-fn check(d: &Discovery, tolerance: f64) -> Result<Vec<(String, f64)>, String> {
+/// The KS settings of a KS case.
+fn ks(case: &mut Case) -> &mut KsSettings {
+    match &mut case.system {
+        SystemSettings::Ks(s) => s,
+        _ => panic!("a KS case"),
+    }
+}
+
+fn check(discovery: &Discovery, tolerance: f64) -> Result<Vec<(String, f64)>, String> {
+    let d = &discovery.components[0];
+    let name = &discovery.name;
     let found: Vec<String> = d
         .fit
         .retained
@@ -28,7 +39,7 @@ fn check(d: &Discovery, tolerance: f64) -> Result<Vec<(String, f64)>, String> {
     if expected != sorted_found {
         return Err(format!(
             "{}: expected terms {expected:?}, found {}",
-            d.name, d.equation
+            name, d.equation
         ));
     }
     let mut errors = Vec::new();
@@ -38,7 +49,7 @@ fn check(d: &Discovery, tolerance: f64) -> Result<Vec<(String, f64)>, String> {
         if relative >= tolerance {
             return Err(format!(
                 "{}: {term} = {} vs {value} ({:.3} %)",
-                d.name,
+                name,
                 d.fit.coefficients[i],
                 100.0 * relative
             ));
@@ -85,11 +96,12 @@ fn discovers_the_error_from_sparse_sensors() {
 fn ensemble_assimilation_runs_end_to_end_and_finds_advection_first() {
     let mut c = case("ks-case01-noise1");
     c.observations.pairs = 10;
-    c.assimilation.method = "letkf".into();
+    c.assimilation.method = medida::case::AssimilationMethod::Letkf;
     c.assimilation.members = 40;
     c.assimilation.localization = 5.0;
-    let discovery = run(&c, &|_| {}).unwrap();
-    assert_eq!(discovery.assimilation, "letkf");
+    let d = run(&c, &|_| {}).unwrap();
+    assert_eq!(d.assimilation, "letkf");
+    let discovery = &d.components[0];
     let largest = discovery
         .fit
         .retained
@@ -123,7 +135,7 @@ fn all_eighteen_noise_free_cases_recover_exactly_the_expected_terms() {
         // passes bring every case to round-off level here (measured: < 0.001 %); before the
         // refinement, case 11 (hyper-diffusion doubled) sat at 0.51 % / 0.66 %.
         match check(&discovery, 5e-3) {
-            Ok(errors) => eprintln!("{name}: {}   {errors:?}", discovery.equation),
+            Ok(errors) => eprintln!("{name}: {}   {errors:?}", discovery.components[0].equation),
             Err(e) => failures.push(e),
         }
     }
@@ -166,10 +178,10 @@ fn a_model_that_blows_up_in_one_step_is_a_clear_error() {
         "[observations]\nnoise = 0.0\npairs = 2\n[truth]\nspinup = 1.0\nduration = 2.0\n",
     )
     .unwrap();
-    c.model.scheme = "rk4".into(); // explicit RK4 with dt = 5e-3 on u_xxxx at N = 1024: unstable
-    c.model.rhs.insert("u_xxxx".into(), -1e6);
+    ks(&mut c).model.scheme = "rk4".into(); // explicit RK4 with dt = 5e-3 on u_xxxx at N = 1024: unstable
+    ks(&mut c).model.rhs.insert("u_xxxx".into(), -1e6);
     let err = match run(&c, &|_| {}) {
-        Ok(d) => panic!("expected an error, got {}", d.equation),
+        Ok(d) => panic!("expected an error, got {}", d.components[0].equation),
         Err(e) => e.to_string(),
     };
     assert!(err.contains("model") && err.contains("finite"), "{err}");
@@ -183,7 +195,7 @@ fn a_truth_that_blows_up_in_spinup_is_a_clear_error() {
     )
     .unwrap();
     let err = match run(&c, &|_| {}) {
-        Ok(d) => panic!("expected an error, got {}", d.equation),
+        Ok(d) => panic!("expected an error, got {}", d.components[0].equation),
         Err(e) => e.to_string(),
     };
     assert!(err.contains("truth") && err.contains("finite"), "{err}");

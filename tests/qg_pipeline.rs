@@ -2,8 +2,9 @@
 //! observed, must recover exactly the expected terms per layer (relaxation and forcing rates
 //! as small as 0.01 included) within 1 % and nothing else. One truth spin-up is shared.
 
-use medida::qg_config::QgCase;
-use medida::qg_pipeline::run_qg;
+use medida::assimilation::localization::GASPARI_COHN_WIDTH;
+use medida::case::AssimilationMethod;
+use medida::{run as run_qg, Case as QgCase, Discovery};
 use std::path::Path;
 
 fn case(number: u32) -> QgCase {
@@ -12,13 +13,13 @@ fn case(number: u32) -> QgCase {
 
 fn named(name: &str) -> QgCase {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("data/qg/{name}.toml"));
-    QgCase::from_toml(&std::fs::read_to_string(path).unwrap()).unwrap()
+    QgCase::from_file(&path).unwrap()
 }
 
 /// The expected terms found and nothing else, each within `tolerance` (relative).
-fn check(discovery: &medida::qg_pipeline::QgDiscovery, tolerance: f64) -> Vec<String> {
+fn check(discovery: &Discovery, tolerance: f64) -> Vec<String> {
     let mut failures = Vec::new();
-    for (layer, l) in discovery.layers.iter().enumerate() {
+    for (layer, l) in discovery.components.iter().enumerate() {
         let (exact, worst) = l.fit.compare(&l.expected);
         if !exact || worst > tolerance {
             failures.push(format!(
@@ -68,11 +69,14 @@ fn the_extended_library_still_finds_exactly_the_terms_of_case_1005() {
 #[test]
 fn an_letkf_of_the_qg_model_recovers_sparse_case_1001() {
     let mut c = named("qg-case1001-sparse50");
-    c.assimilation.method = "letkf".into();
+    c.assimilation.method = AssimilationMethod::Letkf;
     c.assimilation.members = 40;
-    c.assimilation.localization = 2.0;
+    // A localization radius of 2 grid spacings, as a Gaspari–Cohn half-width in x units.
+    c.assimilation.localization = 2.0 * GASPARI_COHN_WIDTH * 46.0 / 96.0;
+    // Initial spread in ψ units: about 1 % of std ψ of the jet.
+    c.assimilation.perturbation = 0.02;
     let discovery = run_qg(&c, &|_| {}).unwrap();
-    assert!(discovery.assimilation.is_some());
+    assert!(discovery.assimilation != "none");
     let failures = check(&discovery, 0.05);
     assert!(failures.is_empty(), "{failures:#?}");
 }
@@ -146,7 +150,7 @@ fn bad_qg_case_files_are_errors_naming_the_key() {
             "library.lowpass",
         ),
         (
-            "[system]\nkind = \"qg\"\n[assimilation]\nmethod = \"letkf\"\n",
+            "[system]\nkind = \"qg\"\n[observations]\nnoise = 0.0\n[assimilation]\nmethod = \"letkf\"\n",
             "observations.noise > 0",
         ),
         (
@@ -181,4 +185,26 @@ fn too_few_rows_for_the_library_is_a_clear_error() {
         clock.elapsed().as_secs_f64() < 5.0,
         "checked after the spin-up"
     );
+}
+
+#[test]
+fn the_corrected_qg_model_forecasts_better_than_the_imperfect_one_on_case_1002() {
+    let d = run_qg(&case(1002), &|_| {}).unwrap();
+    let skill = d.skill.expect("a twin experiment has a forecast check");
+    let corrected_error = skill.corrected_error.last().copied().unwrap();
+    let imperfect_error = skill.imperfect_error.last().copied().unwrap();
+    // Exact pairs give the error terms to ~1e-10: the corrected model is the truth to round-off,
+    // while the imperfect one (relaxation 11 times and drag 5 times too strong) drifts away.
+    assert!(
+        corrected_error < 1e-3 * imperfect_error,
+        "after {} time units: corrected {corrected_error:e}, imperfect {imperfect_error:e}",
+        skill.horizon
+    );
+    let drag = d.components[1]
+        .corrected
+        .iter()
+        .find(|(t, _)| t == "lap(psi2)")
+        .map(|(_, c)| *c)
+        .expect("the corrected layer-2 model keeps a drag term");
+    assert!((drag + 0.07).abs() < 1e-6, "corrected drag {drag}");
 }

@@ -124,10 +124,10 @@ fn beta_term_differs_from_the_authors_only_in_the_nyquist_column() {
 /// hyperviscous step and the library being evaluated after the model step).
 #[test]
 fn rvm_on_the_authors_qg_matrices_finds_the_expected_terms() {
-    use medida::normal_equations::NormalEquations;
     use medida::npz::read_labels;
-    use medida::rvm::RvmSettings;
-    use medida::sweep::{log_thresholds, select_knee, threshold_sweep};
+    use medida::regression::normal_equations::NormalEquations;
+    use medida::regression::rvm::RvmSettings;
+    use medida::regression::sweep::{log_thresholds, select_knee, threshold_sweep};
     for case in [1001, 1002, 1004, 1007] {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join(format!("data/reference-qg/qg-case{case}-1pair.npz"));
@@ -187,15 +187,19 @@ fn rvm_on_the_authors_qg_matrices_finds_the_expected_terms() {
 /// here only pins that gap so that it cannot silently grow.
 #[test]
 fn our_pairs_reproduce_the_authors_targets_and_library_columns() {
-    use medida::qg_config::{QgCase, DEFAULT_QG_TERMS};
-    use medida::qg_library::QgLibrary;
+    use medida::library::terms_2d::QgLibrary;
+    use medida::library::terms_2d::DEFAULT_QG_TERMS;
     use medida::solvers::{QgScheme, QgStepper, Stepper};
+    use medida::systems::SystemSettings;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     for case in [1001, 1002, 1007] {
         let path = root.join(format!("data/reference-qg/qg-case{case}-1pair.npz"));
         let text =
             std::fs::read_to_string(root.join(format!("data/qg/qg-case{case}.toml"))).unwrap();
-        let config = QgCase::from_toml(&text).unwrap();
+        let config = match medida::Case::from_toml(&text).unwrap().system {
+            SystemSettings::Qg(s) => s,
+            _ => panic!("a QG case"),
+        };
         let (truth, model) = (config.truth_params(), config.model_params());
         let state = |a: &str, b: &str| -> Vec<Complex64> {
             let mut m = QgModel::new(truth.clone()).unwrap();

@@ -2,9 +2,9 @@
 //! noise, ordinary least squares on a dense problem, degenerate inputs, and the authors' own
 //! KS regression matrices.
 
-use medida::normal_equations::NormalEquations;
 use medida::npz::{read_labels, read_matrix, read_vector};
-use medida::rvm::{fit, RvmFit, RvmMethod, RvmSettings};
+use medida::regression::normal_equations::NormalEquations;
+use medida::regression::rvm::{fit, RvmFit, RvmMethod, RvmSettings};
 use nalgebra::{DMatrix, DVector};
 use ndarray::{Array1, Array2};
 use rand::SeedableRng;

@@ -4,9 +4,9 @@
 
 use super::observation::Observation;
 use crate::error::{MedidaError, Result};
+pub use crate::random::{standard_normals, stream, Purpose};
 use crate::solvers::Model;
 use nalgebra::{DMatrix, DVector};
-pub use crate::random::{standard_normals, stream, Purpose};
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 

@@ -111,7 +111,6 @@ pub fn project_sample(
     Ok((projected, projected_target))
 }
 
-
 /// Standard deviation of a field.
 pub fn std_of(u: &[f64]) -> f64 {
     let mean = u.iter().sum::<f64>() / u.len() as f64;
@@ -128,9 +127,16 @@ pub fn low_pass(grid: &mut Spectral1d, u: &mut [f64], modes: usize) {
     grid.inverse(&spectrum, u);
 }
 
-/// The number of modes whose observed power stands clearly (10×) above the white-noise floor
-/// E|ε̂_j|² = N σ², σ = noise·std(u), averaged over the samples.
-pub fn noise_floor_modes(grid: &mut Spectral1d, observed: &[Vec<f64>], noise: f64) -> usize {
+/// The number of modes whose observed power stands clearly (10×) above the noise floor
+/// E|ε̂_j|² = N σ² g_j, σ = noise·std(u), averaged over the samples; g_j = 1 for white noise
+/// on every grid point, or the noise gain of the interpolator that made the fields from
+/// sensors ([`crate::observe::spectral_1d::SpectralLeastSquares::noise_gain`]), mode by mode.
+pub fn noise_floor_modes(
+    grid: &mut Spectral1d,
+    observed: &[Vec<f64>],
+    noise: f64,
+    gain: Option<&[f64]>,
+) -> usize {
     let n = grid.points();
     let mut power = vec![0.0; grid.modes()];
     let mut floor = 0.0;
@@ -145,8 +151,9 @@ pub fn noise_floor_modes(grid: &mut Spectral1d, observed: &[Vec<f64>], noise: f6
         floor += n as f64 * sigma * sigma;
     }
     let last = grid.modes() - 2;
+    let gain_at = |j: usize| gain.map_or(1.0, |g| g.get(j).copied().unwrap_or(f64::INFINITY));
     let first_below = (1..=last)
-        .find(|&j| power[j] < 10.0 * floor)
+        .find(|&j| power[j] < 10.0 * floor * gain_at(j))
         .unwrap_or(last + 1);
     (first_below - 1).max(1)
 }
@@ -186,7 +193,12 @@ impl EdgeCut {
         let (c, [sx, sy]) = (self.edge, self.stride);
         (c..ny - c)
             .step_by(sy)
-            .flat_map(|j| field[j * nx + c..j * nx + nx - c].iter().step_by(sx).copied())
+            .flat_map(|j| {
+                field[j * nx + c..j * nx + nx - c]
+                    .iter()
+                    .step_by(sx)
+                    .copied()
+            })
             .collect()
     }
 

@@ -5,8 +5,8 @@
 //! of a plain network. Inputs are coordinates scaled to [−π, π).
 
 use crate::error::{MedidaError, Result};
-use ndarray::{Array1, Array2, Axis};
 use crate::random::{stream, Purpose};
+use ndarray::{Array1, Array2, Axis};
 use rand_distr::{Distribution, Normal};
 use std::f64::consts::PI;
 

@@ -72,7 +72,10 @@ mod tests {
         let a = SensorLayout::Random(64).points(1024, 7).unwrap();
         assert_eq!(a, SensorLayout::Random(64).points(1024, 7).unwrap());
         assert_ne!(a, SensorLayout::Random(64).points(1024, 8).unwrap());
-        assert_eq!(SensorLayout::Every(4).points(16, 0).unwrap(), vec![0, 4, 8, 12]);
+        assert_eq!(
+            SensorLayout::Every(4).points(16, 0).unwrap(),
+            vec![0, 4, 8, 12]
+        );
         assert_eq!(SensorLayout::Full.points(16, 0), None);
     }
 }

@@ -67,6 +67,21 @@ impl SpectralLeastSquares {
         &self.indices
     }
 
+    /// How much the fit amplifies white noise at the sensors, per Fourier mode j = 0..=K:
+    /// the power of mode j of the fitted field per unit noise variance, relative to that of
+    /// white noise observed at every one of the N grid points (1 for a full grid). From the
+    /// covariance σ² (BᵀB)⁻¹ of the fitted coefficients: |û_j|² = (N/2)² (a_j² + b_j²).
+    pub fn noise_gain(&self, points: usize) -> Vec<f64> {
+        let inverse = self.normal.inverse();
+        let n = points as f64;
+        (0..=self.modes)
+            .map(|j| match j {
+                0 => n * inverse[(0, 0)],
+                j => n / 4.0 * (inverse[(2 * j - 1, 2 * j - 1)] + inverse[(2 * j, 2 * j)]),
+            })
+            .collect()
+    }
+
     /// The field on the whole grid from its values at the observed points.
     pub fn fit(&self, values: &[f64]) -> Vec<f64> {
         let y = DVector::from_column_slice(values);
@@ -96,6 +111,42 @@ mod tests {
                 (u - field(i)).abs() < 1e-10,
                 "point {i}: {u} vs {}",
                 field(i)
+            );
+        }
+    }
+
+    #[test]
+    fn noise_gain_is_one_on_the_full_grid_and_matches_monte_carlo_on_scattered_points() {
+        use crate::random::{standard_normals, stream, Purpose};
+        use crate::solvers::Spectral1d;
+        let (points, length, modes) = (128, 10.0, 20);
+        let all: Vec<usize> = (0..points).collect();
+        let full = SpectralLeastSquares::new(points, length, &all, modes).unwrap();
+        for g in &full.noise_gain(points)[1..] {
+            assert!((g - 1.0).abs() < 1e-9, "{g}");
+        }
+        // Scattered points: the gain predicts the mean power of fitted pure noise per mode.
+        let indices: Vec<usize> = (0..60).map(|j| (j * 37 + 5) % points).collect();
+        let fit = SpectralLeastSquares::new(points, length, &indices, modes).unwrap();
+        let gain = fit.noise_gain(points);
+        let mut grid = Spectral1d::new(points, length).unwrap();
+        let mut power = vec![0.0; modes + 1];
+        let mut spectrum = vec![num_complex::Complex64::new(0.0, 0.0); grid.modes()];
+        let draws = 2000;
+        for d in 0..draws {
+            let noise = standard_normals(&mut stream(1, d, 0, Purpose::ObservationNoise), 60);
+            grid.forward(&fit.fit(&noise), &mut spectrum);
+            for (p, s) in power.iter_mut().zip(&spectrum) {
+                *p += s.norm_sqr() / (draws as f64 * points as f64);
+            }
+        }
+        for j in 1..=modes {
+            // 2000 draws of a χ² with 2 degrees of freedom: a few per cent of sampling error.
+            assert!(
+                (power[j] / gain[j] - 1.0).abs() < 0.1,
+                "mode {j}: {} vs {}",
+                power[j],
+                gain[j]
             );
         }
     }

@@ -1,9 +1,9 @@
 //! Figures in PNG and SVG. Text uses the DejaVu Sans font bundled in the binary, so plots
 //! render on machines without system fonts.
 
+use crate::pipeline::discovery::{Discovery, Sample};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use crate::pipeline::discovery::{Discovery, Sample};
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
@@ -406,8 +406,16 @@ pub fn discovery_figures(dir: &Path, d: &Discovery) -> Result<Vec<PathBuf>, Plot
     let mut written = Vec::new();
     let many = d.components.len() > 1;
     for c in &d.components {
-        let prefix = if many { format!("{}_", c.name) } else { String::new() };
-        let title = if many { format!("{} {}", d.name, c.name) } else { d.name.clone() };
+        let prefix = if many {
+            format!("{}_", c.name)
+        } else {
+            String::new()
+        };
+        let title = if many {
+            format!("{} {}", d.name, c.name)
+        } else {
+            d.name.clone()
+        };
         written.extend(save_figure(
             dir,
             &format!("{prefix}coefficients"),
@@ -416,7 +424,13 @@ pub fn discovery_figures(dir: &Path, d: &Discovery) -> Result<Vec<PathBuf>, Plot
                 rows: coefficient_rows(&c.fit, &c.expected),
             },
         )?);
-        written.extend(sweep_figures(dir, &prefix, &title, &c.sweep, c.prune_alpha)?);
+        written.extend(sweep_figures(
+            dir,
+            &prefix,
+            &title,
+            &c.sweep,
+            c.prune_alpha,
+        )?);
     }
     if let Some(skill) = &d.skill {
         written.extend(save_figure(
@@ -465,8 +479,9 @@ pub fn discovery_figures(dir: &Path, d: &Discovery) -> Result<Vec<PathBuf>, Plot
                 dir,
                 "increment",
                 &Lines {
-                    title: "first sample: increment (analysis − forecast)/dt and its reconstruction"
-                        .into(),
+                    title:
+                        "first sample: increment (analysis − forecast)/dt and its reconstruction"
+                            .into(),
                     x_label: "x".into(),
                     y_label: format!("{name}_t error"),
                     series: vec![
@@ -501,7 +516,11 @@ pub fn discovery_figures(dir: &Path, d: &Discovery) -> Result<Vec<PathBuf>, Plot
                     },
                 )?);
             }
-            for (component, (inc, rec)) in d.components.iter().zip(increment.iter().zip(reconstruction)) {
+            for (component, (inc, rec)) in d
+                .components
+                .iter()
+                .zip(increment.iter().zip(reconstruction))
+            {
                 let n = &component.name;
                 written.extend(save_figure(
                     dir,
@@ -621,7 +640,11 @@ fn sweep_figures(
             y_label: "terms".into(),
             series: vec![
                 ("terms retained".into(), &log_alpha, &terms),
-                (format!("chosen: prune_alpha {chosen:.0e}"), &mark_x, &mark_y),
+                (
+                    format!("chosen: prune_alpha {chosen:.0e}"),
+                    &mark_x,
+                    &mark_y,
+                ),
             ],
             log_y: false,
         },

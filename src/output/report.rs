@@ -148,7 +148,11 @@ impl Report {
         let many = d.components.len() > 1;
         let layer = |c: usize| many.then_some(c + 1);
         let each = |f: &dyn Fn(usize, &ComponentDiscovery) -> Vec<TermReport>| -> Vec<TermReport> {
-            d.components.iter().enumerate().flat_map(|(c, k)| f(c, k)).collect()
+            d.components
+                .iter()
+                .enumerate()
+                .flat_map(|(c, k)| f(c, k))
+                .collect()
         };
         let has_truth = d.components.iter().any(|c| !c.expected.is_empty()) || d.skill.is_some();
         Report {
@@ -168,7 +172,12 @@ impl Report {
                 skill: d.seconds.skill,
             }),
             converged: d.components.iter().all(|c| c.fit.converged),
-            iterations: d.components.iter().map(|c| c.fit.iterations).max().unwrap_or(0),
+            iterations: d
+                .components
+                .iter()
+                .map(|c| c.fit.iterations)
+                .max()
+                .unwrap_or(0),
             noise_std: PerComponent::of(d.components.iter().map(|c| c.fit.noise_std()).collect()),
             log_evidence: PerComponent::of(d.components.iter().map(|c| evidence(&c.fit)).collect()),
             prune_alpha: Some(PerComponent::of(
@@ -228,7 +237,11 @@ fn observation_summary(d: &Discovery) -> String {
 
 /// The human summary of a run.
 pub fn summary(d: &Discovery) -> String {
-    let word = if d.components.len() > 1 { " per layer" } else { "" };
+    let word = if d.components.len() > 1 {
+        " per layer"
+    } else {
+        ""
+    };
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -277,7 +290,11 @@ pub fn summary(d: &Discovery) -> String {
 
 /// Discovered and expected error of one component, term by term.
 fn component_summary(s: &mut String, c: &ComponentDiscovery) {
-    let _ = writeln!(s, "\ndiscovered  {}   (prune_alpha {:.0e})", c.equation, c.prune_alpha);
+    let _ = writeln!(
+        s,
+        "\ndiscovered  {}   (prune_alpha {:.0e})",
+        c.equation, c.prune_alpha
+    );
     if !c.fit.converged {
         let _ = writeln!(
             s,
@@ -329,7 +346,11 @@ fn sweep_summary(s: &mut String, d: &Discovery) {
     let _ = writeln!(
         s,
         "\nthreshold sweep (the L-curve): prune_alpha, then terms and normalised error per {}",
-        if d.components.len() > 1 { "layer" } else { "field" }
+        if d.components.len() > 1 {
+            "layer"
+        } else {
+            "field"
+        }
     );
     let points = d.components[0].sweep.len();
     for i in 0..points {

@@ -106,9 +106,13 @@ impl Discovery {
         if self.components.iter().all(|c| c.expected.is_empty()) {
             return None;
         }
-        Some(self.components.iter().fold((true, 0.0f64), |(exact, worst), c| {
-            let (e, w) = c.fit.compare(&c.expected);
-            (exact && e, worst.max(w))
-        }))
+        Some(
+            self.components
+                .iter()
+                .fold((true, 0.0f64), |(exact, worst), c| {
+                    let (e, w) = c.fit.compare(&c.expected);
+                    (exact && e, worst.max(w))
+                }),
+        )
     }
 }

@@ -45,7 +45,10 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: &dyn Fn(&str)) -> R
     let exact = noise == 0.0 && sensors.is_none();
     let observed = (!exact).then(|| observe_pairs(system, &truth, noise, case.seed));
     if sensors.is_some() {
-        progress(&format!("interpolating with {}", system.interpolator_label()));
+        progress(&format!(
+            "interpolating with {}",
+            system.interpolator_label()
+        ));
     }
     let mut estimates = estimate_states(system, &truth, observed.as_deref(), sensors.as_deref())?;
     let skill_start = estimates[0].start.last().expect("a start level").clone();
@@ -60,21 +63,43 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: &dyn Fn(&str)) -> R
         }
     }
     if case.assimilation.method.is_ensemble() {
-        let observed = observed.as_ref().expect("a filter needs noisy observations");
-        assimilate(case, system, &mut estimates, observed, sensors.as_deref(), progress)?;
+        let observed = observed
+            .as_ref()
+            .expect("a filter needs noisy observations");
+        assimilate(
+            case,
+            system,
+            &mut estimates,
+            observed,
+            sensors.as_deref(),
+            progress,
+        )?;
     }
     seconds.assimilation = clock.elapsed().as_secs_f64();
 
     let mut forecaster = system.forecaster(&Correction::new())?;
     let keep = !case.assimilation.method.is_ensemble();
-    let accumulated = accumulate(system, &mut forecaster, estimates, noise, keep, &mut seconds, progress)?;
+    let accumulated = accumulate(
+        system,
+        &mut forecaster,
+        estimates,
+        noise,
+        keep,
+        &mut seconds,
+        progress,
+    )?;
 
     progress("regression");
     let clock = Instant::now();
     let (mut fits, sweeps, thresholds) = regress(case, system, &accumulated.stats)?;
     if !accumulated.kept.is_empty() && fits.iter().any(|f| !f.retained.is_empty()) {
         progress("refinement");
-        refine::refine(system, &accumulated.kept, &mut fits, accumulated.stats.rows())?;
+        refine::refine(
+            system,
+            &accumulated.kept,
+            &mut fits,
+            accumulated.stats.rows(),
+        )?;
     }
     seconds.regression += clock.elapsed().as_secs_f64();
 
@@ -96,15 +121,17 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: &dyn Fn(&str)) -> R
         .zip(sweeps)
         .zip(thresholds)
         .enumerate()
-        .map(|(c, (((name, fit), sweep), prune_alpha))| ComponentDiscovery {
-            equation: Equation::from_fit(&format!("{name}_t error"), &fit),
-            name,
-            fit,
-            expected: expected.get(c).cloned().unwrap_or_default(),
-            corrected: corrected[c].clone(),
-            sweep,
-            prune_alpha,
-        })
+        .map(
+            |(c, (((name, fit), sweep), prune_alpha))| ComponentDiscovery {
+                equation: Equation::from_fit(&format!("{name}_t error"), &fit),
+                name,
+                fit,
+                expected: expected.get(c).cloned().unwrap_or_default(),
+                corrected: corrected[c].clone(),
+                sweep,
+                prune_alpha,
+            },
+        )
         .collect();
     Ok(Discovery {
         name: case.name.clone(),
@@ -153,7 +180,10 @@ fn assimilate<S: System>(
             sensors,
             k,
         )?;
-        let fields: Vec<Vec<f64>> = analysis.chunks_exact(per_field).map(|f| f.to_vec()).collect();
+        let fields: Vec<Vec<f64>> = analysis
+            .chunks_exact(per_field)
+            .map(|f| f.to_vec())
+            .collect();
         estimate.end = system.state_from(&fields)?;
         system.smooth(&mut estimate.end, case.observations.noise);
     }
@@ -192,7 +222,10 @@ impl NormalEquationsPerComponent {
 
 /// (end − forecast)/Δt.
 pub fn increment<V: Value>(end: &[V], forecast: &[V], dt: f64) -> Vec<V> {
-    end.iter().zip(forecast).map(|(a, f)| (*a - *f) / dt).collect()
+    end.iter()
+        .zip(forecast)
+        .map(|(a, f)| (*a - *f) / dt)
+        .collect()
 }
 
 /// The discovered terms of the fits, per component.
@@ -227,7 +260,8 @@ fn accumulate<S: System>(
     progress: &dyn Fn(&str),
 ) -> Result<Accumulated<S>> {
     let pairs = estimates.len();
-    let mut stats = NormalEquationsPerComponent::new(&system.library_names(), system.components().len());
+    let mut stats =
+        NormalEquationsPerComponent::new(&system.library_names(), system.components().len());
     let mut kept = Vec::new();
     let mut first = None;
     let mut forecast = Vec::new();
@@ -295,7 +329,11 @@ fn regress<S: System>(
     case: &Case,
     system: &S,
     stats: &NormalEquationsPerComponent,
-) -> Result<(Vec<RvmFit>, Vec<Vec<crate::regression::sweep::SweepPoint>>, Vec<f64>)> {
+) -> Result<(
+    Vec<RvmFit>,
+    Vec<Vec<crate::regression::sweep::SweepPoint>>,
+    Vec<f64>,
+)> {
     let settings = RvmSettings {
         method: case.regression.rvm_method()?,
         tolerance: case.regression.tolerance,
@@ -309,7 +347,8 @@ fn regress<S: System>(
     let mut chosen = Vec::new();
     for stats in &stats.components {
         let sweep = threshold_sweep(stats, &settings, &thresholds)?;
-        let (prune_alpha, fit) = choose_model(stats, &settings, choice, case.regression.knee, &sweep)?;
+        let (prune_alpha, fit) =
+            choose_model(stats, &settings, choice, case.regression.knee, &sweep)?;
         fits.push(fit);
         sweeps.push(sweep);
         chosen.push(prune_alpha);

@@ -55,7 +55,11 @@ pub fn observe_pairs<S: System>(
                         .enumerate()
                         .map(|(f, field)| {
                             let member = (level * count + f) as u64;
-                            add_noise(field, noise, stream(seed, k as u64, member, Purpose::ObservationNoise))
+                            add_noise(
+                                field,
+                                noise,
+                                stream(seed, k as u64, member, Purpose::ObservationNoise),
+                            )
                         })
                         .unzip();
                     ObservedLevel { fields, variances }

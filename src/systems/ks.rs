@@ -7,7 +7,9 @@
 use crate::assimilation::Geometry;
 use crate::case::{section, Case, Projection, PruneAlpha, SystemSections};
 use crate::error::{MedidaError, Result};
-use crate::library::rows::{apply_multiplier, low_pass, noise_floor_modes, project_sample, propagator};
+use crate::library::rows::{
+    apply_multiplier, low_pass, noise_floor_modes, project_sample, propagator,
+};
 use crate::library::terms_1d::{Derivatives, TermLibrary};
 use crate::observe::spectral_1d::SpectralLeastSquares;
 use crate::pipeline::discovery::Sample;
@@ -19,8 +21,8 @@ use crate::solvers::{
     Snapshots, Spectral1d, Term,
 };
 use crate::systems::{
-    reject_library_keys, Correction, Dynamics, FirstPair, Forecast, MemberForecast, Rows,
-    System, TruePair,
+    reject_library_keys, Correction, Dynamics, FirstPair, Forecast, MemberForecast, Rows, System,
+    TruePair,
 };
 use ndarray::Array2;
 use num_complex::Complex64;
@@ -169,7 +171,10 @@ impl KsSettings {
             .scheme
             .parse::<Scheme>()
             .map_err(|e| MedidaError::Config(format!("`model.scheme`: {e}")))?;
-        for (key, rhs) in [("truth.rhs", &self.truth.rhs), ("model.rhs", &self.model.rhs)] {
+        for (key, rhs) in [
+            ("truth.rhs", &self.truth.rhs),
+            ("model.rhs", &self.model.rhs),
+        ] {
             for name in rhs.keys() {
                 name.parse::<Term>()
                     .map_err(|e| MedidaError::Config(format!("`{key}`: {e}")))?;
@@ -234,6 +239,8 @@ pub struct Ks {
     library: TermLibrary,
     /// The modes the sensors determine (their spectral least-squares fit), if sparse.
     fitted_modes: Option<usize>,
+    /// The noise gain of that fit per mode.
+    noise_gain: Option<Vec<f64>>,
     /// The Fourier modes the row map projects onto (None: pointwise rows).
     projection_modes: Option<usize>,
     /// Whether the start states are low-passed to the projected modes (noisy data).
@@ -260,7 +267,12 @@ impl Forecast for KsStep {
 impl MemberForecast for KsForecaster {
     fn forecast(&mut self, start: &[&[f64]], out: &mut [f64]) -> Result<()> {
         let previous = (start.len() > 1).then(|| start[start.len() - 2]);
-        Ok(KsForecaster::forecast(self, previous, start[start.len() - 1], out)?)
+        Ok(KsForecaster::forecast(
+            self,
+            previous,
+            start[start.len() - 1],
+            out,
+        )?)
     }
     fn boxed_clone(&self) -> Box<dyn MemberForecast> {
         Box::new(self.clone())
@@ -292,7 +304,12 @@ impl Ks {
         {
             return Err(MedidaError::Config(format!(
                 "`library.max_derivative` = {}: too high for a grid of {points} points",
-                library.terms().iter().map(|t| t.max_derivative()).max().unwrap_or(0)
+                library
+                    .terms()
+                    .iter()
+                    .map(|t| t.max_derivative())
+                    .max()
+                    .unwrap_or(0)
             )));
         }
         Ok(Ks {
@@ -306,6 +323,7 @@ impl Ks {
             seed: case.seed,
             settings: settings.clone(),
             fitted_modes: None,
+            noise_gain: None,
             projection_modes: None,
             low_pass_states: false,
         })
@@ -383,7 +401,10 @@ impl Ks {
             return Ok(Arc::clone(cached));
         }
         let u0 = self.initial_state(&self.grid.coordinates());
-        let mut stepper = Etdrk4::new(KsModel::new(self.params(self.truth_rhs.clone()))?, s.truth.dt)?;
+        let mut stepper = Etdrk4::new(
+            KsModel::new(self.params(self.truth_rhs.clone()))?,
+            s.truth.dt,
+        )?;
         let snapshots = Arc::new(run_with_snapshots(&mut stepper, &u0, wanted).map_err(|e| {
             MedidaError::Config(format!(
                 "the truth run failed: {e} (check `truth.rhs` and `truth.dt`)"
@@ -467,7 +488,11 @@ impl System for Ks {
     }
 
     fn expected(&self) -> Vec<Vec<(String, f64)>> {
-        let negated: Vec<(Term, f64)> = self.model_rhs.iter().map(|(t, c)| (t.clone(), -c)).collect();
+        let negated: Vec<(Term, f64)> = self
+            .model_rhs
+            .iter()
+            .map(|(t, c)| (t.clone(), -c))
+            .collect();
         vec![named(&sum_rhs(&self.truth_rhs, &negated))]
     }
 
@@ -479,6 +504,7 @@ impl System for Ks {
     }
 
     /// Spectral least squares on n/4 Fourier modes through the n sensors.
+    /// Spectral least squares on n/4 Fourier modes through the n sensors.
     fn interpolate(&mut self, sensors: &[usize], values: &[Vec<f64>]) -> Result<Vec<Vec<f64>>> {
         let points = self.grid_points();
         let fit = SpectralLeastSquares::new(
@@ -488,6 +514,7 @@ impl System for Ks {
             (sensors.len() / 4).min(points / 2 - 1),
         )?;
         self.fitted_modes = Some(fit.modes());
+        self.noise_gain = Some(fit.noise_gain(points));
         Ok(values.iter().map(|v| fit.fit(v)).collect())
     }
     fn interpolator_label(&self) -> String {
@@ -509,15 +536,18 @@ impl System for Ks {
 
     /// Projection onto the modes above the noise floor (exact for both sides of g = Θc);
     /// with sparse data never above the modes the sensors determine.
-    fn plan_rows(&mut self, estimates: &[Vec<f64>], noise: f64, sensors: Option<&[usize]>) -> Result<()> {
-        let points = self.grid_points();
+    fn plan_rows(
+        &mut self,
+        estimates: &[Vec<f64>],
+        noise: f64,
+        _sensors: Option<&[usize]>,
+    ) -> Result<()> {
         let fitted = self.fitted_modes;
-        let mut noise_modes = || {
-            // A least-squares fit through m of N points spreads the noise as if it were
-            // √(N/m) larger on the full grid.
-            let inflation = sensors.map_or(1.0, |s| (points as f64 / s.len() as f64).sqrt());
-            noise_floor_modes(&mut self.grid, estimates, noise * inflation)
-        };
+        // A least-squares fit through the sensors amplifies their noise mode by mode (most
+        // in the modes the sensors' gaps leave poorly determined): its own noise gain says how.
+        let gain = self.noise_gain.take();
+        let mut noise_modes =
+            || noise_floor_modes(&mut self.grid, estimates, noise, gain.as_deref());
         self.projection_modes = match (&self.projection, fitted) {
             (Projection::Modes(n), fitted) => Some(fitted.map_or(*n, |f| f.min(*n))),
             (Projection::Named(n), None) if n == "none" => None,
@@ -535,7 +565,11 @@ impl System for Ks {
         Ok(())
     }
     fn row_map_label(&self) -> String {
-        let phi = if self.propagator { "φ(Δt·L) on the columns" } else { "no propagator" };
+        let phi = if self.propagator {
+            "φ(Δt·L) on the columns"
+        } else {
+            "no propagator"
+        };
         match self.projection_modes {
             Some(m) => format!("Fourier modes 1..={m}, {phi}"),
             None => format!("pointwise, {phi}"),
@@ -565,25 +599,41 @@ impl System for Ks {
     }
     /// φ(Δt·L) is applied in spectral space: inside the projection when projecting (one
     /// transform per column), on the grid otherwise.
-    fn rows(&mut self, columns: &Array2<f64>, increment: &[f64], forecaster: &KsStep) -> Result<Rows> {
+    fn rows(
+        &mut self,
+        columns: &Array2<f64>,
+        increment: &[f64],
+        forecaster: &KsStep,
+    ) -> Result<Rows> {
         let phi = forecaster.phi.as_deref();
         Ok(match self.projection_modes {
             Some(modes) => {
-                let (columns, target) = project_sample(&mut self.grid, columns, increment, modes, phi)?;
-                Rows { columns, targets: vec![target] }
+                let (columns, target) =
+                    project_sample(&mut self.grid, columns, increment, modes, phi)?;
+                Rows {
+                    columns,
+                    targets: vec![target],
+                }
             }
             None => {
                 let mut columns = columns.clone();
                 if let Some(phi) = phi {
                     apply_multiplier(&mut self.grid, phi, &mut columns);
                 }
-                Rows { columns, targets: vec![increment.to_vec()] }
+                Rows {
+                    columns,
+                    targets: vec![increment.to_vec()],
+                }
             }
         })
     }
 
     fn corrected_model(&self, correction: &Correction) -> Vec<Vec<(String, f64)>> {
-        vec![named(&self.corrected_rhs(correction).unwrap_or_else(|_| self.model_rhs.clone()))]
+        vec![named(
+            &self
+                .corrected_rhs(correction)
+                .unwrap_or_else(|_| self.model_rhs.clone()),
+        )]
     }
     fn skill_schedule(&self) -> (f64, usize) {
         (SKILL_INTERVAL, SKILL_STATES)
@@ -603,7 +653,12 @@ impl System for Ks {
         Ok(run.states.rows().into_iter().map(|r| r.to_vec()).collect())
     }
 
-    fn figures(&mut self, pairs: &[TruePair<f64>], first: &FirstPair<Self>, fits: &[RvmFit]) -> Result<Sample> {
+    fn figures(
+        &mut self,
+        pairs: &[TruePair<f64>],
+        first: &FirstPair<Self>,
+        fits: &[RvmFit],
+    ) -> Result<Sample> {
         // The reconstruction uses the physical columns with the imperfect model's φ applied.
         let mut columns = first.columns.clone();
         if self.propagator {
@@ -636,7 +691,6 @@ impl System for Ks {
         })
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -676,7 +730,10 @@ mod tests {
                 "[regression]\nprojection = \"some\"\n",
                 "regression.projection",
             ),
-            ("[system]\nkind = \"ks\"\ninitial = \"flat\"\n", "system.initial"),
+            (
+                "[system]\nkind = \"ks\"\ninitial = \"flat\"\n",
+                "system.initial",
+            ),
             ("[system]\nkind = \"lorenz\"\n", "system.kind"),
         ] {
             let err = Case::from_toml(text).unwrap_err().to_string();

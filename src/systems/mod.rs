@@ -240,10 +240,7 @@ impl SystemSettings {
 }
 
 /// Runs the one pipeline on the case's system.
-pub fn run(
-    case: &Case,
-    progress: &dyn Fn(&str),
-) -> Result<crate::pipeline::discovery::Discovery> {
+pub fn run(case: &Case, progress: &dyn Fn(&str)) -> Result<crate::pipeline::discovery::Discovery> {
     match &case.system {
         SystemSettings::Ks(settings) => {
             crate::pipeline::run(case, &mut ks::Ks::new(case, settings)?, progress)

@@ -17,12 +17,12 @@ use crate::pipeline::discovery::Sample;
 use crate::random::{stream, Purpose};
 use crate::regression::rvm::RvmFit;
 use crate::solvers::{
-    Model, Parameterization, QgIntervalModel, QgModel, QgParams, QgScheme, QgStepper,
-    Spectral2d, Stepper,
+    Model, Parameterization, QgIntervalModel, QgModel, QgParams, QgScheme, QgStepper, Spectral2d,
+    Stepper,
 };
 use crate::systems::{
-    reject_library_keys, Correction, Dynamics, FirstPair, Forecast, MemberForecast, Rows,
-    System, TruePair,
+    reject_library_keys, Correction, Dynamics, FirstPair, Forecast, MemberForecast, Rows, System,
+    TruePair,
 };
 use ndarray::Array2;
 use num_complex::Complex64;
@@ -165,13 +165,18 @@ pub struct QgSettings {
     pub thin: bool,
 }
 
-/// Forecast-skill states (one per snapshot spacing of the authors) and their number.
+/// Forecast-skill states (one per snapshot spacing of the authors) and their number: the
+/// same 50 time units as the KS family.
 const SKILL_INTERVAL: f64 = 1.0;
-const SKILL_STATES: usize = 20;
+const SKILL_STATES: usize = 50;
 
 impl QgSettings {
     pub fn parse(sections: SystemSections, library: &crate::case::Library) -> Result<Self> {
-        reject_library_keys(library, &["max_derivative", "max_power", "derivatives"], "qg")?;
+        reject_library_keys(
+            library,
+            &["max_derivative", "max_power", "derivatives"],
+            "qg",
+        )?;
         Ok(QgSettings {
             system: section("system", &sections.system)?,
             truth: section("truth", &sections.truth)?,
@@ -199,7 +204,10 @@ impl QgSettings {
         match &self.lowpass {
             Threshold::Named(n) if n == "auto" => {}
             Threshold::Named(n) => {
-                return bad("library.lowpass", format!("`{n}`: a wavenumber or \"auto\""))
+                return bad(
+                    "library.lowpass",
+                    format!("`{n}`: a wavenumber or \"auto\""),
+                )
             }
             Threshold::Fixed(k) if !(k.is_finite() && *k >= 0.0) => {
                 return bad("library.lowpass", format!("{k} must be ≥ 0"))
@@ -430,7 +438,11 @@ struct DiscoveredTerms {
 impl DiscoveredTerms {
     /// None when nothing was discovered.
     fn new(correction: &Correction, params: &QgParams) -> Result<Option<Self>> {
-        let mut names: Vec<String> = correction.iter().flatten().map(|(t, _)| t.clone()).collect();
+        let mut names: Vec<String> = correction
+            .iter()
+            .flatten()
+            .map(|(t, _)| t.clone())
+            .collect();
         names.sort();
         names.dedup();
         if names.is_empty() {
@@ -545,13 +557,20 @@ impl Qg {
         let helper = QgModel::new(truth_params.clone())?;
         let grid = helper.grid().clone();
         let exact_full = case.observations.noise == 0.0
-            && !case.observations.sensors(grid.points())?.is_sparse(grid.points());
+            && !case
+                .observations
+                .sensors(grid.points())?
+                .is_sparse(grid.points());
         let lowpass = settings.lowpass(exact_full);
         let filter = lowpass.map(|cutoff| disc_filter(&grid, cutoff));
-        let damping: Option<Vec<f64>> = case.library.propagator().then(|| {
-            QgModel::new(model_params.clone())
-                .map(|m| m.damping().iter().map(|d| 1.0 / (1.0 + dt * d)).collect())
-        }).transpose()?;
+        let damping: Option<Vec<f64>> = case
+            .library
+            .propagator()
+            .then(|| {
+                QgModel::new(model_params.clone())
+                    .map(|m| m.damping().iter().map(|d| 1.0 / (1.0 + dt * d)).collect())
+            })
+            .transpose()?;
         let multiplier = match (&damping, &filter) {
             (Some(a), Some(b)) => Some(a.iter().zip(b).map(|(a, b)| a * b).collect()),
             (Some(a), None) => Some(a.clone()),
@@ -563,7 +582,11 @@ impl Qg {
         };
         Ok(Qg {
             interpolator: settings.interpolator(case)?,
-            truth_step: QgStepper::new(QgModel::new(truth_params.clone())?, QgScheme::ForwardEuler, dt)?,
+            truth_step: QgStepper::new(
+                QgModel::new(truth_params.clone())?,
+                QgScheme::ForwardEuler,
+                dt,
+            )?,
             rows_cut: EdgeCut {
                 edge: settings.edge_cut,
                 stride,
@@ -588,10 +611,12 @@ impl Qg {
     /// The imperfect model, with discovered terms as an extra tendency.
     fn model(&self, correction: &Correction) -> Result<QgModel> {
         let model = QgModel::new(self.model_params.clone())?;
-        Ok(match DiscoveredTerms::new(correction, &self.model_params)? {
-            Some(terms) => model.with_parameterization(Box::new(terms)),
-            None => model,
-        })
+        Ok(
+            match DiscoveredTerms::new(correction, &self.model_params)? {
+                Some(terms) => model.with_parameterization(Box::new(terms)),
+                None => model,
+            },
+        )
     }
 
     /// The layers of a spectral state on the grid.
@@ -771,7 +796,11 @@ impl System for Qg {
 
     fn forecaster(&mut self, correction: &Correction) -> Result<QgStep> {
         Ok(QgStep {
-            stepper: QgStepper::new(self.model(correction)?, QgScheme::ForwardEuler, self.settings.truth.dt)?,
+            stepper: QgStepper::new(
+                self.model(correction)?,
+                QgScheme::ForwardEuler,
+                self.settings.truth.dt,
+            )?,
         })
     }
     fn columns(&mut self, q: &[Complex64]) -> Result<Vec<Vec<Complex64>>> {
@@ -779,8 +808,15 @@ impl System for Qg {
     }
     /// The damping and low-pass act alike on the increment and on every column (exact for
     /// the coefficients of a linear regression on filtered data), then the edge cut.
-    fn rows(&mut self, columns: &Vec<Vec<Complex64>>, increment: &[Complex64], _: &QgStep) -> Result<Rows> {
-        let fields = self.library.fields(columns, self.multiplier.as_deref(), self.rows_cut);
+    fn rows(
+        &mut self,
+        columns: &Vec<Vec<Complex64>>,
+        increment: &[Complex64],
+        _: &QgStep,
+    ) -> Result<Rows> {
+        let fields = self
+            .library
+            .fields(columns, self.multiplier.as_deref(), self.rows_cut);
         let rows = fields.first().map_or(0, |f| f.len());
         let matrix = Array2::from_shape_fn((rows, fields.len()), |(r, c)| fields[c][r]);
         let n = increment.len() / 2;
@@ -842,11 +878,18 @@ impl System for Qg {
         Ok(states)
     }
 
-    fn figures(&mut self, _: &[TruePair<Complex64>], first: &FirstPair<Self>, fits: &[RvmFit]) -> Result<Sample> {
+    fn figures(
+        &mut self,
+        _: &[TruePair<Complex64>],
+        first: &FirstPair<Self>,
+        fits: &[RvmFit],
+    ) -> Result<Sample> {
         let (nx, ny) = self.nx_ny();
         let cut = self.library.edge_cut();
         let (w, h) = (nx - 2 * cut.edge, ny - 2 * cut.edge);
-        let columns = self.library.fields(&first.columns, self.multiplier.as_deref(), cut);
+        let columns = self
+            .library
+            .fields(&first.columns, self.multiplier.as_deref(), cut);
         let reconstruction = fits
             .iter()
             .map(|fit| {
