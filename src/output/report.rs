@@ -36,6 +36,9 @@ pub struct SkillReport {
     pub horizon: f64,
     pub imperfect: Option<f64>,
     pub corrected: Option<f64>,
+    /// The relative errors at the horizon.
+    pub imperfect_error: f64,
+    pub corrected_error: f64,
 }
 
 /// One value for a single-component system, one per component otherwise.
@@ -214,6 +217,8 @@ fn skill_report(s: &ForecastSkill) -> SkillReport {
         horizon: s.horizon,
         imperfect: s.imperfect_time_to_half,
         corrected: s.corrected_time_to_half,
+        imperfect_error: s.imperfect_error.last().copied().unwrap_or(f64::NAN),
+        corrected_error: s.corrected_error.last().copied().unwrap_or(f64::NAN),
     }
 }
 
@@ -274,6 +279,13 @@ pub fn summary(d: &Discovery) -> String {
             skill.threshold,
             fmt(skill.imperfect_time_to_half),
             fmt(skill.corrected_time_to_half)
+        );
+        let _ = writeln!(
+            s,
+            "                 relative error at t = {}: imperfect {:.2e}, corrected {:.2e}",
+            skill.horizon,
+            skill.imperfect_error.last().copied().unwrap_or(f64::NAN),
+            skill.corrected_error.last().copied().unwrap_or(f64::NAN)
         );
         if let Some(f) = &skill.corrected_failure {
             let _ = writeln!(s, "                 (corrected run stopped: {f})");
