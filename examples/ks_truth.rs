@@ -36,6 +36,7 @@ fn main() -> anyhow::Result<()> {
     snapshots.write_npy(&out, "ks_truth")?;
     let figure = SpaceTime {
         title: format!("Kuramoto–Sivashinsky truth, L = {length}, N = {points}"),
+        quantity: "u".into(),
         x: &x,
         times: &snapshots.times,
         field: &snapshots.states,

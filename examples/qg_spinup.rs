@@ -135,6 +135,7 @@ fn main() -> anyhow::Result<()> {
                 &stem,
                 &Field2d {
                     title,
+                    quantity: format!("{name}{}", layer + 1),
                     x: &x,
                     y: &y,
                     field: &array,

@@ -89,6 +89,8 @@ fn diverging(value: f64) -> RGBColor {
 /// Space–time diagram of a 1-D field: rows of `field` are times, columns grid points.
 pub struct SpaceTime<'a> {
     pub title: String,
+    /// What the colours show, with its units, for the colour bar.
+    pub quantity: String,
     pub x: &'a [f64],
     pub times: &'a [f64],
     pub field: &'a ndarray::Array2<f64>,
@@ -97,6 +99,8 @@ pub struct SpaceTime<'a> {
 /// A 2-D field f(x, y) on a regular grid (rows: y), diverging colours about zero.
 pub struct Field2d<'a> {
     pub title: String,
+    /// What the colours show, with its units, for the colour bar.
+    pub quantity: String,
     pub x: &'a [f64],
     pub y: &'a [f64],
     pub field: &'a ndarray::Array2<f64>,
@@ -106,7 +110,10 @@ impl Figure for Field2d<'_> {
     fn size(&self) -> (u32, u32) {
         let aspect =
             (self.y[self.y.len() - 1] - self.y[0]) / (self.x[self.x.len() - 1] - self.x[0]);
-        (560, (420.0 * aspect).clamp(300.0, 1000.0) as u32)
+        (
+            560 + COLOUR_BAR_WIDTH,
+            (420.0 * aspect).clamp(300.0, 1000.0) as u32,
+        )
     }
 
     fn draw<DB>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
@@ -116,6 +123,7 @@ impl Figure for Field2d<'_> {
     {
         SpaceTime {
             title: self.title.clone(),
+            quantity: self.quantity.clone(),
             x: self.x,
             times: self.y,
             field: self.field,
@@ -126,7 +134,7 @@ impl Figure for Field2d<'_> {
 
 impl Figure for SpaceTime<'_> {
     fn size(&self) -> (u32, u32) {
-        (900, 700)
+        (900 + COLOUR_BAR_WIDTH, 700)
     }
 
     fn draw<DB>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
@@ -156,7 +164,10 @@ impl SpaceTime<'_> {
         } else {
             1.0
         };
-        let mut chart = ChartBuilder::on(root)
+        let width = root.dim_in_pixel().0 as i32;
+        let (root, bar) = root.split_horizontally(width - COLOUR_BAR_WIDTH as i32);
+        colour_bar(&bar, &self.quantity, scale)?;
+        let mut chart = ChartBuilder::on(&root)
             .caption(&self.title, (FAMILY, 22))
             .margin(12)
             .x_label_area_size(40)
@@ -183,6 +194,41 @@ impl SpaceTime<'_> {
         }
         Ok(())
     }
+}
+
+/// Width in pixels of the colour bar beside every map.
+const COLOUR_BAR_WIDTH: u32 = 150;
+
+/// The diverging colour scale from −scale to +scale, labelled with its quantity.
+fn colour_bar<DB>(area: &DrawingArea<DB, Shift>, quantity: &str, scale: f64) -> DrawResult
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+{
+    let mut bar = ChartBuilder::on(area)
+        .margin_top(46)
+        .margin_bottom(52)
+        .margin_right(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..1.0, -scale..scale)?;
+    bar.configure_mesh()
+        .disable_mesh()
+        .disable_x_axis()
+        .y_desc(quantity)
+        .y_labels(7)
+        .y_label_formatter(&|v| tick(*v))
+        .label_style((FAMILY, 13))
+        .draw()?;
+    let steps = 120;
+    let step = 2.0 * scale / steps as f64;
+    bar.draw_series((0..steps).map(|k| {
+        let low = -scale + k as f64 * step;
+        Rectangle::new(
+            [(0.0, low), (1.0, low + step)],
+            diverging((low + 0.5 * step) / scale).filled(),
+        )
+    }))?;
+    Ok(())
 }
 
 /// A linear axis label: plain with up to 4 significant decimals, scientific when tiny or huge.
@@ -469,6 +515,7 @@ pub fn discovery_figures(dir: &Path, d: &Discovery) -> Result<Vec<PathBuf>, Plot
                 "truth_samples",
                 &SpaceTime {
                     title: format!("{}: truth at the sample times", d.name),
+                    quantity: format!("{} (model units)", d.components[0].name),
                     x,
                     times: sample_times,
                     field: sample_states,
@@ -510,6 +557,7 @@ pub fn discovery_figures(dir: &Path, d: &Discovery) -> Result<Vec<PathBuf>, Plot
                     &format!("layer{k}_state"),
                     &Field2d {
                         title: format!("{}: {state_label}{k} of the first sample", d.name),
+                        quantity: format!("{state_label}{k}"),
                         x,
                         y,
                         field,
@@ -527,6 +575,7 @@ pub fn discovery_figures(dir: &Path, d: &Discovery) -> Result<Vec<PathBuf>, Plot
                     &format!("{n}_increment"),
                     &Field2d {
                         title: format!("{n}: increment (analysis − forecast)/Δt"),
+                        quantity: format!("{n}_t error"),
                         x: xc,
                         y: yc,
                         field: inc,
@@ -537,6 +586,7 @@ pub fn discovery_figures(dir: &Path, d: &Discovery) -> Result<Vec<PathBuf>, Plot
                     &format!("{n}_reconstruction"),
                     &Field2d {
                         title: format!("{n}: the discovered terms"),
+                        quantity: format!("{n}_t error"),
                         x: xc,
                         y: yc,
                         field: rec,
@@ -681,6 +731,7 @@ pub fn sensor_mask_figure(
         "sensor_mask",
         &Field2d {
             title: format!("sensors (red): {} of {}", sensors.len(), nx * ny),
+            quantity: "1 = sensor, −1 = none".into(),
             x,
             y,
             field: &mask,

@@ -56,10 +56,10 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: &dyn Fn(&str)) -> R
         .iter()
         .map(|e| e.start.last().expect("a start level").clone())
         .collect();
-    system.plan_rows(&at_t, noise, sensors.as_deref())?;
+    system.plan_rows(&at_t, noise)?;
     for e in estimates.iter_mut() {
         for state in e.start.iter_mut().chain(std::iter::once(&mut e.end)) {
-            system.smooth(state, noise);
+            system.smooth(state);
         }
     }
     if case.assimilation.method.is_ensemble() {
@@ -109,7 +109,7 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: &dyn Fn(&str)) -> R
     let skill = skill::forecast_skill(system, &correction, &skill_start);
     seconds.skill = clock.elapsed().as_secs_f64();
     let sample = match &accumulated.first {
-        Some(first) => Some(system.figures(&truth, first, &fits)?),
+        Some(first) => Some(system.figures(&truth, first, &forecaster, &fits)?),
         None => None,
     };
     let expected = system.expected();
@@ -185,7 +185,7 @@ fn assimilate<S: System>(
             .map(|f| f.to_vec())
             .collect();
         estimate.end = system.state_from(&fields)?;
-        system.smooth(&mut estimate.end, case.observations.noise);
+        system.smooth(&mut estimate.end);
     }
     Ok(())
 }

@@ -429,9 +429,6 @@ impl System for Ks {
     fn components(&self) -> Vec<String> {
         vec!["u".into()]
     }
-    fn component_word(&self) -> &'static str {
-        "field"
-    }
     fn observed_fields(&self) -> Vec<String> {
         vec!["u".into()]
     }
@@ -536,18 +533,13 @@ impl System for Ks {
 
     /// Projection onto the modes above the noise floor (exact for both sides of g = Θc);
     /// with sparse data never above the modes the sensors determine.
-    fn plan_rows(
-        &mut self,
-        estimates: &[Vec<f64>],
-        noise: f64,
-        _sensors: Option<&[usize]>,
-    ) -> Result<()> {
+    fn plan_rows(&mut self, estimates: &[Vec<f64>], noise: f64) -> Result<()> {
         let fitted = self.fitted_modes;
         // A least-squares fit through the sensors amplifies their noise mode by mode (most
         // in the modes the sensors' gaps leave poorly determined): its own noise gain says how.
-        let gain = self.noise_gain.take();
-        let mut noise_modes =
-            || noise_floor_modes(&mut self.grid, estimates, noise, gain.as_deref());
+        let gain = self.noise_gain.as_deref();
+        let grid = &mut self.grid;
+        let mut noise_modes = || noise_floor_modes(grid, estimates, noise, gain);
         self.projection_modes = match (&self.projection, fitted) {
             (Projection::Modes(n), fitted) => Some(fitted.map_or(*n, |f| f.min(*n))),
             (Projection::Named(n), None) if n == "none" => None,
@@ -578,7 +570,7 @@ impl System for Ks {
     fn projection_modes(&self) -> Option<usize> {
         self.projection_modes
     }
-    fn smooth(&mut self, state: &mut [f64], _noise: f64) {
+    fn smooth(&mut self, state: &mut [f64]) {
         if let (Some(modes), true) = (self.projection_modes, self.low_pass_states) {
             low_pass(&mut self.grid, state, modes);
         }
@@ -657,14 +649,13 @@ impl System for Ks {
         &mut self,
         pairs: &[TruePair<f64>],
         first: &FirstPair<Self>,
+        forecaster: &KsStep,
         fits: &[RvmFit],
     ) -> Result<Sample> {
         // The reconstruction uses the physical columns with the imperfect model's φ applied.
         let mut columns = first.columns.clone();
-        if self.propagator {
-            let model = KsModel::new(self.params(self.model_rhs.clone()))?;
-            let phi = propagator(model.linear_operator(), self.settings.model.dt);
-            apply_multiplier(&mut self.grid, &phi, &mut columns);
+        if let Some(phi) = &forecaster.phi {
+            apply_multiplier(&mut self.grid, phi, &mut columns);
         }
         let fit = &fits[0];
         let reconstruction = (0..columns.nrows())

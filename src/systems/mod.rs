@@ -96,8 +96,6 @@ pub trait System: Sync {
     fn kind(&self) -> &'static str;
     /// The regressed components, each its own regression: `u`; `q1`, `q2`.
     fn components(&self) -> Vec<String>;
-    /// What one component is called in messages ("field", "layer").
-    fn component_word(&self) -> &'static str;
     /// The observed fields (`u`; `psi1`, `psi2`), each on the grid.
     fn observed_fields(&self) -> Vec<String>;
     /// Grid points of one observed field.
@@ -134,19 +132,15 @@ pub trait System: Sync {
     /// The imperfect forecaster of an ensemble member, on the stacked observed fields.
     fn member_forecaster(&self) -> Result<Box<dyn MemberForecast>>;
 
-    /// Chooses the row map from the estimated start states (the noise floor, the sensors).
-    fn plan_rows(
-        &mut self,
-        estimates: &[Vec<Self::Value>],
-        noise: f64,
-        sensors: Option<&[usize]>,
-    ) -> Result<()>;
+    /// Chooses the row map from the estimated states at t (the noise floor; after an
+    /// interpolation, what it determines).
+    fn plan_rows(&mut self, estimates: &[Vec<Self::Value>], noise: f64) -> Result<()>;
     /// The row map in words (for the summary), and the Fourier modes it keeps, if it projects.
     fn row_map_label(&self) -> String;
     fn projection_modes(&self) -> Option<usize>;
     /// Smooths an estimated state the way the row map will see it (KS: the noisy start
     /// states are low-passed to the projected modes).
-    fn smooth(&mut self, state: &mut [Self::Value], noise: f64);
+    fn smooth(&mut self, state: &mut [Self::Value]);
 
     /// The model, imperfect (`correction` empty) or corrected by discovered terms.
     fn forecaster(&mut self, correction: &Correction) -> Result<Self::Forecaster>;
@@ -172,11 +166,13 @@ pub trait System: Sync {
         start: &[Self::Value],
     ) -> Result<Vec<Vec<Self::Value>>>;
 
-    /// The data of the figures of the first pair (states, increment, reconstruction).
+    /// The data of the figures of the first pair (states, increment, reconstruction by the
+    /// fits through the imperfect forecaster's row map).
     fn figures(
         &mut self,
         pairs: &[TruePair<Self::Value>],
         first: &FirstPair<Self>,
+        forecaster: &Self::Forecaster,
         fits: &[crate::regression::rvm::RvmFit],
     ) -> Result<Sample>;
 }

@@ -628,6 +628,20 @@ impl Qg {
         field.chunks_exact(points).map(|f| f.to_vec()).collect()
     }
 
+    /// The layers of an increment on the grid, after the row map's low-pass (if any).
+    fn filtered_layers(&mut self, increment: &[Complex64]) -> Vec<Vec<f64>> {
+        let n = increment.len() / 2;
+        let filtered: Vec<Complex64> = match &self.filter {
+            Some(filter) => increment
+                .iter()
+                .enumerate()
+                .map(|(m, v)| v * filter[m % n])
+                .collect(),
+            None => increment.to_vec(),
+        };
+        self.layers(&filtered)
+    }
+
     /// The model's terms per layer in the library's names (the sponge has none: `sponge(qk)`).
     fn model_terms(&self) -> [Vec<(String, f64)>; 2] {
         let p = &self.model_params;
@@ -662,9 +676,6 @@ impl System for Qg {
     }
     fn components(&self) -> Vec<String> {
         vec!["q1".into(), "q2".into()]
-    }
-    fn component_word(&self) -> &'static str {
-        "layer"
     }
     fn observed_fields(&self) -> Vec<String> {
         vec!["psi1".into(), "psi2".into()]
@@ -777,7 +788,7 @@ impl System for Qg {
         }))
     }
 
-    fn plan_rows(&mut self, _: &[Vec<Complex64>], _: f64, _: Option<&[usize]>) -> Result<()> {
+    fn plan_rows(&mut self, _: &[Vec<Complex64>], _: f64) -> Result<()> {
         Ok(())
     }
     fn row_map_label(&self) -> String {
@@ -793,7 +804,7 @@ impl System for Qg {
     fn projection_modes(&self) -> Option<usize> {
         None
     }
-    fn smooth(&mut self, _: &mut [Complex64], _: f64) {}
+    fn smooth(&mut self, _: &mut [Complex64]) {}
 
     fn forecaster(&mut self, correction: &Correction) -> Result<QgStep> {
         Ok(QgStep {
@@ -820,18 +831,9 @@ impl System for Qg {
             .fields(columns, self.multiplier.as_deref(), self.rows_cut);
         let rows = fields.first().map_or(0, |f| f.len());
         let matrix = Array2::from_shape_fn((rows, fields.len()), |(r, c)| fields[c][r]);
-        let n = increment.len() / 2;
-        let filtered: Vec<Complex64> = match &self.filter {
-            Some(filter) => increment
-                .iter()
-                .enumerate()
-                .map(|(m, v)| v * filter[m % n])
-                .collect(),
-            None => increment.to_vec(),
-        };
         let (nx, ny) = self.nx_ny();
         let targets = self
-            .layers(&filtered)
+            .filtered_layers(increment)
             .iter()
             .map(|layer| self.rows_cut.apply(nx, ny, layer))
             .collect();
@@ -883,6 +885,7 @@ impl System for Qg {
         &mut self,
         _: &[TruePair<Complex64>],
         first: &FirstPair<Self>,
+        _: &QgStep,
         fits: &[RvmFit],
     ) -> Result<Sample> {
         let (nx, ny) = self.nx_ny();
@@ -903,15 +906,8 @@ impl System for Qg {
                 Array2::from_shape_vec((h, w), r).expect("cut size")
             })
             .collect();
-        let n = first.increment.len() / 2;
-        let filtered: Vec<Complex64> = first
-            .increment
-            .iter()
-            .enumerate()
-            .map(|(m, v)| self.filter.as_ref().map_or(*v, |f| v * f[m % n]))
-            .collect();
         let increment = self
-            .layers(&filtered)
+            .filtered_layers(&first.increment)
             .iter()
             .map(|l| Array2::from_shape_vec((h, w), cut.apply(nx, ny, l)).expect("cut size"))
             .collect();
