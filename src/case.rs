@@ -228,6 +228,21 @@ impl Library {
     pub fn propagator(&self) -> bool {
         self.propagator.unwrap_or(true)
     }
+
+    /// The system-specific keys this section sets.
+    pub fn system_keys(&self) -> Vec<&'static str> {
+        [
+            ("max_derivative", self.max_derivative.is_some()),
+            ("max_power", self.max_power.is_some()),
+            ("derivatives", self.derivatives.is_some()),
+            ("edge_cut", self.edge_cut.is_some()),
+            ("lowpass", self.lowpass.is_some()),
+            ("thin", self.thin.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, given)| given.then_some(key))
+        .collect()
+    }
 }
 
 /// `"auto"`, `"none"` or a number of modes.

@@ -127,7 +127,11 @@ impl KsSettings {
                 "`[interpolation]` configures the QG interpolators; KS cases fit sensors by spectral least squares and take no such section".into(),
             ));
         }
-        reject_library_keys(library, &["edge_cut", "lowpass", "thin"], "ks")?;
+        reject_library_keys(
+            library,
+            &["max_derivative", "max_power", "derivatives"],
+            "ks",
+        )?;
         Ok(KsSettings {
             system: section("system", &sections.system)?,
             truth: section("truth", &sections.truth)?,

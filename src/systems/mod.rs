@@ -247,27 +247,21 @@ pub fn run(case: &Case, progress: &dyn Fn(&str)) -> Result<crate::pipeline::disc
     }
 }
 
-/// Keys of `[library]` that belong to another system are errors naming the key.
+/// System-specific keys of `[library]` other than the system's own (`accepted`) are errors
+/// naming the key.
 pub(crate) fn reject_library_keys(
     library: &crate::case::Library,
-    keys: &[&str],
+    accepted: &[&str],
     kind: &str,
 ) -> Result<()> {
-    for &key in keys {
-        let present = match key {
-            "max_derivative" => library.max_derivative.is_some(),
-            "max_power" => library.max_power.is_some(),
-            "derivatives" => library.derivatives.is_some(),
-            "edge_cut" => library.edge_cut.is_some(),
-            "lowpass" => library.lowpass.is_some(),
-            "thin" => library.thin.is_some(),
-            _ => false,
-        };
-        if present {
-            return Err(crate::error::MedidaError::Config(format!(
-                "`library.{key}` has no meaning for a {kind} case (system.kind = \"{kind}\")"
-            )));
-        }
+    match library
+        .system_keys()
+        .into_iter()
+        .find(|key| !accepted.contains(key))
+    {
+        Some(key) => Err(crate::error::MedidaError::Config(format!(
+            "`library.{key}` has no meaning for a {kind} case (system.kind = \"{kind}\")"
+        ))),
+        None => Ok(()),
     }
-    Ok(())
 }

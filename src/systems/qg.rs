@@ -173,11 +173,7 @@ const SKILL_STATES: usize = 20;
 
 impl QgSettings {
     pub fn parse(sections: SystemSections, library: &crate::case::Library) -> Result<Self> {
-        reject_library_keys(
-            library,
-            &["max_derivative", "max_power", "derivatives"],
-            "qg",
-        )?;
+        reject_library_keys(library, &["edge_cut", "lowpass", "thin"], "qg")?;
         Ok(QgSettings {
             system: section("system", &sections.system)?,
             truth: section("truth", &sections.truth)?,
