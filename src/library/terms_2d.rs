@@ -223,10 +223,6 @@ impl QgLibrary {
         &self.names
     }
 
-    pub fn grid(&self) -> &Spectral2d {
-        self.helper.grid()
-    }
-
     /// The edge cut of this library, unthinned.
     pub fn edge_cut(&self) -> EdgeCut {
         EdgeCut {

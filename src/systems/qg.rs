@@ -531,7 +531,6 @@ pub struct Qg {
     library: QgLibrary,
     /// Transforms between the grid and spectra of the observed fields.
     helper: QgModel,
-    grid: Spectral2d,
     /// The low-pass wavenumber (None: no filter), its per-mode filter, and the column
     /// multiplier (damping × filter).
     lowpass: Option<f64>,
@@ -552,14 +551,14 @@ impl Qg {
         };
         let library = QgLibrary::new(&names, &model_params, settings.edge_cut)?;
         let helper = QgModel::new(truth_params.clone())?;
-        let grid = helper.grid().clone();
+        let grid = helper.grid();
         let exact_full = case.observations.noise == 0.0
             && !case
                 .observations
                 .sensors(grid.points())?
                 .is_sparse(grid.points());
         let lowpass = settings.lowpass(exact_full);
-        let filter = lowpass.map(|cutoff| disc_filter(&grid, cutoff));
+        let filter = lowpass.map(|cutoff| disc_filter(grid, cutoff));
         let damping: Option<Vec<f64>> = case
             .library
             .propagator()
@@ -574,7 +573,7 @@ impl Qg {
             (None, b) => b.clone(),
         };
         let stride = match (lowpass, settings.thin) {
-            (Some(cutoff), true) => EdgeCut::nyquist_stride(&grid, cutoff),
+            (Some(cutoff), true) => EdgeCut::nyquist_stride(grid, cutoff),
             _ => [1, 1],
         };
         Ok(Qg {
@@ -594,15 +593,18 @@ impl Qg {
             model_params,
             library,
             helper,
-            grid,
             lowpass,
             filter,
             multiplier,
         })
     }
 
+    fn grid(&self) -> &Spectral2d {
+        self.helper.grid()
+    }
+
     fn nx_ny(&self) -> (usize, usize) {
-        (self.grid.nx(), self.grid.ny())
+        (self.grid().nx(), self.grid().ny())
     }
 
     /// The imperfect model, with discovered terms as an extra tendency.
@@ -618,7 +620,7 @@ impl Qg {
 
     /// The layers of a spectral state on the grid.
     fn layers(&mut self, spectrum: &[Complex64]) -> Vec<Vec<f64>> {
-        let points = self.grid.points();
+        let points = self.grid().points();
         let mut field = vec![0.0; 2 * points];
         self.helper.to_physical(spectrum, &mut field);
         field.chunks_exact(points).map(|f| f.to_vec()).collect()
@@ -677,15 +679,15 @@ impl System for Qg {
         vec!["psi1".into(), "psi2".into()]
     }
     fn grid_points(&self) -> usize {
-        self.grid.points()
+        self.grid().points()
     }
     fn grid_spacing(&self) -> f64 {
-        self.grid.lx() / self.grid.nx() as f64
+        self.grid().lx() / self.grid().nx() as f64
     }
     fn geometry(&self) -> Geometry {
         Geometry::Periodic2d {
-            nx: self.grid.nx(),
-            ny: self.grid.ny(),
+            nx: self.grid().nx(),
+            ny: self.grid().ny(),
         }
     }
     fn dt(&self) -> f64 {
@@ -747,7 +749,13 @@ impl System for Qg {
         Ok(q)
     }
     fn interpolate(&mut self, sensors: &[usize], values: &[Vec<f64>]) -> Result<Vec<Vec<f64>>> {
-        interpolate(&self.interpolator, &self.grid, sensors, values, self.seed)
+        interpolate(
+            &self.interpolator,
+            self.helper.grid(),
+            sensors,
+            values,
+            self.seed,
+        )
     }
     fn interpolator_label(&self) -> String {
         self.interpolator.label()
@@ -755,15 +763,16 @@ impl System for Qg {
     /// A random field with the field's spectrum (each mode times a complex normal, the mean
     /// removed), scaled to rms `std`.
     fn perturbation(&mut self, field: &[f64], std: f64, rng: &mut ChaCha8Rng) -> Vec<f64> {
-        let points = self.grid.points();
-        let mut spectrum = vec![Complex64::new(0.0, 0.0); self.grid.modes()];
-        self.grid.forward(field, &mut spectrum);
+        let grid = self.helper.grid_mut();
+        let points = grid.points();
+        let mut spectrum = vec![Complex64::new(0.0, 0.0); grid.modes()];
+        grid.forward(field, &mut spectrum);
         spectrum[0] = Complex64::new(0.0, 0.0);
         for s in spectrum.iter_mut() {
             *s *= Complex64::new(StandardNormal.sample(rng), StandardNormal.sample(rng));
         }
         let mut out = vec![0.0; points];
-        self.grid.inverse(&spectrum, &mut out);
+        grid.inverse(&spectrum, &mut out);
         let spread = (out.iter().map(|v| v * v).sum::<f64>() / points as f64).sqrt();
         let scale = if spread > 0.0 { std / spread } else { 0.0 };
         out.iter_mut().for_each(|v| *v *= scale);
@@ -913,8 +922,8 @@ impl System for Qg {
             .map(|l| Array2::from_shape_vec((ny, nx), l).expect("grid size"))
             .collect();
         Ok(Sample::Maps {
-            x: self.grid.x(),
-            y: self.grid.y(),
+            x: self.grid().x(),
+            y: self.grid().y(),
             edge_cut: cut.edge,
             state_label: "PV anomaly q".into(),
             state,
