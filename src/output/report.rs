@@ -260,7 +260,8 @@ pub fn summary(d: &Discovery) -> String {
     for c in &d.components {
         component_summary(&mut s, c);
     }
-    if d.components.iter().any(|c| c.sweep.len() > 1) {
+    // The sweep is shown where it made the choice.
+    if d.components.iter().any(|c| c.automatic) {
         sweep_summary(&mut s, d);
     }
     let _ = writeln!(s);

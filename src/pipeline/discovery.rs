@@ -31,6 +31,8 @@ pub struct ComponentDiscovery {
     pub sweep: Vec<SweepPoint>,
     /// The threshold of the reported fit.
     pub prune_alpha: f64,
+    /// Whether it was chosen from the sweep (`prune_alpha = "auto"`).
+    pub automatic: bool,
 }
 
 /// Forecast skill of the imperfect and corrected models against the truth.

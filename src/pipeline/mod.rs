@@ -10,7 +10,7 @@ pub mod observe;
 pub mod refine;
 pub mod skill;
 
-use crate::case::Case;
+use crate::case::{Case, PruneAlpha};
 use crate::error::{MedidaError, Result};
 use crate::regression::equation::Equation;
 use crate::regression::normal_equations::NormalEquations;
@@ -91,7 +91,8 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: &dyn Fn(&str)) -> R
 
     progress("regression");
     let clock = Instant::now();
-    let (mut fits, sweeps, thresholds) = regress(case, system, &accumulated.stats)?;
+    let choice = case.regression.prune_alpha(system.default_prune_alpha());
+    let (mut fits, sweeps, thresholds) = regress(case, choice, &accumulated.stats)?;
     if !accumulated.kept.is_empty() && fits.iter().any(|f| !f.retained.is_empty()) {
         progress("refinement");
         refine::refine(
@@ -130,6 +131,7 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: &dyn Fn(&str)) -> R
                 corrected: corrected[c].clone(),
                 sweep,
                 prune_alpha,
+                automatic: choice == PruneAlpha::Auto,
             },
         )
         .collect();
@@ -325,9 +327,9 @@ where
 
 /// Per component: the threshold sweep and the chosen fit.
 #[allow(clippy::type_complexity)]
-fn regress<S: System>(
+fn regress(
     case: &Case,
-    system: &S,
+    choice: PruneAlpha,
     stats: &NormalEquationsPerComponent,
 ) -> Result<(
     Vec<RvmFit>,
@@ -339,7 +341,6 @@ fn regress<S: System>(
         tolerance: case.regression.tolerance,
         ..RvmSettings::default()
     };
-    let choice = case.regression.prune_alpha(system.default_prune_alpha());
     let (low, high, count) = SWEEP;
     let thresholds = log_thresholds(low, high, count);
     let mut fits = Vec::new();
