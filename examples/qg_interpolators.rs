@@ -88,7 +88,7 @@ fn main() -> anyhow::Result<()> {
     let mut base = case("qg-case1001")?;
     base.observations.pairs = 1;
     let seed = base.seed;
-    let states = truth_states(qg(&mut base), seed, 1)?;
+    let states = truth_states(qg(&mut base), seed, 1, 0)?;
     let mut model = QgModel::new(qg(&mut base).truth_params())?;
     let (n, points) = (model.modes(), model.grid().points());
     let mut psi = vec![Complex64::new(0.0, 0.0); 2 * n];

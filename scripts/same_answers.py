@@ -17,6 +17,11 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 BEFORE = ROOT / "data" / "reports-before-engine"
 TOLERANCE_REKEYED = 0.05
 TOLERANCE_SAME = 1e-9
+# Changes the re-keyed draws brought and BENCHMARKS.md ("One engine") records, with why.
+KNOWN = {
+    "qg-case1007-noisy": "two small spurious terms (dx(psi1), dx(psi2), 3 std) with the new noise "
+                         "draw of seed 7; seeds 8 and 9 give exactly lap(psi2) before and after",
+}
 
 
 def key(term):
@@ -57,6 +62,8 @@ def main(binary):
                 verdict = "re-keyed noise: expected terms within 5 %" if ok else "FAILS its tolerance"
                 if not ok and not (b_exact and b_worst < TOLERANCE_REKEYED):
                     ok, verdict = True, "failed before the change too"
+                if not ok and name in KNOWN:
+                    ok, verdict = True, "known: " + KNOWN[name]
             else:
                 ok = same_terms and moved < TOLERANCE_SAME
                 verdict = "same" if ok else "CHANGED"

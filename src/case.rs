@@ -181,6 +181,11 @@ pub struct Assimilation {
     pub inflation: f64,
     /// Gaspari–Cohn half-width in x units (0 = none; the LETKF needs one).
     pub localization: f64,
+    /// 0: the paper's isolated pair (members start from the estimate at the pair's start, one
+    /// analysis at its end). n ≥ 1: a cycled filter, started n model steps before the pair
+    /// from the observation there, analyses every step through the pair, whose every level
+    /// is then the analysis mean.
+    pub cycles: usize,
 }
 
 impl Default for Assimilation {
@@ -191,6 +196,7 @@ impl Default for Assimilation {
             perturbation: 0.25,
             inflation: 1.0,
             localization: 0.0,
+            cycles: 0,
         }
     }
 }
@@ -345,6 +351,15 @@ impl Case {
         }
         o.sensors(self.system.points())?;
         let a = &self.assimilation;
+        if a.cycles > 0 && !a.method.is_ensemble() {
+            return bad(
+                "assimilation.cycles",
+                format!(
+                    "{}: cycles need an ensemble filter (`assimilation.method` = \"enkf\", \"etkf\" or \"letkf\")",
+                    a.cycles
+                ),
+            );
+        }
         if a.method.is_ensemble() {
             if a.members < 2 {
                 return bad(
@@ -458,6 +473,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("3dvar"), "{err}");
+    }
+
+    #[test]
+    fn cycles_need_an_ensemble_filter() {
+        let err = Case::from_toml("[assimilation]\ncycles = 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("assimilation.cycles"), "{err}");
+        Case::from_toml("[assimilation]\nmethod = \"etkf\"\ncycles = 5\n").unwrap();
     }
 
     #[test]

@@ -200,3 +200,20 @@ fn a_truth_that_blows_up_in_spinup_is_a_clear_error() {
     };
     assert!(err.contains("truth") && err.contains("finite"), "{err}");
 }
+
+/// A cycled filter on a perfect model: the analyses follow the truth and the increments hold
+/// nothing but noise, so nothing is discovered (the filter, not the data, would be the error).
+#[test]
+fn a_cycled_filter_on_a_perfect_model_finds_no_error() {
+    let c = Case::from_toml(
+        "[model]\nrhs = { \"u*u_x\" = -1, \"u_xx\" = -1, \"u_xxxx\" = -1 }\ndt = 2e-2\n\
+         [truth]\nduration = 6.0\n[observations]\npairs = 3\nnoise = 0.01\n\
+         [assimilation]\nmethod = \"etkf\"\nmembers = 20\ncycles = 4\nperturbation = 0.013\n",
+    )
+    .unwrap();
+    let d = run(&c, &|_| {}).unwrap();
+    assert_eq!(d.assimilation, "etkf");
+    let u = &d.components[0];
+    assert!(u.expected.is_empty());
+    assert!(u.fit.retained.is_empty(), "{}", u.equation);
+}

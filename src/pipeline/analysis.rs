@@ -12,9 +12,11 @@ use crate::systems::{MemberForecast, System, TruePair};
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 
-/// The estimated states of one pair: the start levels, then the end.
+/// The estimated states of one pair: the history levels (for a cycled filter), the start
+/// levels, then the end.
 #[derive(Clone, Debug)]
 pub struct Estimate<V> {
+    pub history: Vec<Vec<V>>,
     pub start: Vec<Vec<V>>,
     pub end: Vec<V>,
 }
@@ -31,6 +33,7 @@ pub fn estimate_states<S: System>(
         return Ok(truth
             .iter()
             .map(|p| Estimate {
+                history: p.history.clone(),
                 start: p.start.clone(),
                 end: p.end.clone(),
             })
@@ -50,12 +53,18 @@ pub fn estimate_states<S: System>(
         .map(|fields| system.state_from(fields))
         .collect::<Result<Vec<_>>>()?
         .into_iter();
-    Ok(observed
+    Ok(truth
         .iter()
-        .map(|pair| {
-            let mut start: Vec<Vec<S::Value>> = states.by_ref().take(pair.len()).collect();
-            let end = start.pop().expect("a pair has an end level");
-            Estimate { start, end }
+        .zip(observed)
+        .map(|(t, pair)| {
+            let mut levels: Vec<Vec<S::Value>> = states.by_ref().take(pair.len()).collect();
+            let end = levels.pop().expect("a pair has an end level");
+            let start = levels.split_off(t.history.len());
+            Estimate {
+                history: levels,
+                start,
+                end,
+            }
         })
         .collect())
 }
@@ -80,66 +89,163 @@ pub fn ensemble_analysis<S: System>(
         .iter()
         .map(|s| system.observe(s).concat())
         .collect();
-    let n = start[0].len();
+    let last = start.last().expect("a start level");
+    let perturbations = perturbations(system, settings, seed, last, sample);
+    let levels: Vec<DMatrix<f64>> = start
+        .iter()
+        .map(|level| {
+            DMatrix::from_fn(level.len(), settings.members, |i, j| {
+                level[i] + perturbations[j][i]
+            })
+        })
+        .collect();
+    let mut ensemble = DMatrix::zeros(last.len(), settings.members);
+    forecast_members(member_forecaster, &levels, &mut ensemble, sample)?;
+    analyse(
+        system,
+        settings,
+        seed,
+        &mut ensemble,
+        observed_end,
+        sensors,
+        sample as u64,
+    )?;
+    Ok(mean(&ensemble).as_slice().to_vec())
+}
+
+/// A cycled filter through one pair: the ensemble starts at the first history level from its
+/// estimate plus perturbations, and every later level (history, start, end) is one
+/// imperfect-model step of every member (from its own last two states) and one analysis.
+/// Returns the analysis means at the pair's start levels and end (observed fields, stacked).
+#[allow(clippy::too_many_arguments)]
+pub fn cycled_analyses<S: System>(
+    system: &mut S,
+    settings: &Assimilation,
+    seed: u64,
+    member_forecaster: &dyn MemberForecast,
+    estimate: &Estimate<S::Value>,
+    observed: &ObservedPair,
+    sensors: Option<&[usize]>,
+    sample: usize,
+) -> Result<Vec<Vec<f64>>> {
+    let history = estimate.history.len();
+    let first = system.observe(&estimate.history[0]).concat();
+    let perturbations = perturbations(system, settings, seed, &first, sample);
+    let n = first.len();
+    let mut current = DMatrix::from_fn(n, settings.members, |i, j| first[i] + perturbations[j][i]);
+    let mut previous = current.clone();
+    let mut means = Vec::new();
+    for (level, observation) in observed.iter().enumerate().skip(1) {
+        let mut next = DMatrix::zeros(n, settings.members);
+        forecast_members(
+            member_forecaster,
+            &[previous, current.clone()],
+            &mut next,
+            sample,
+        )?;
+        // One stream of filter draws per (pair, level).
+        let cycle = ((sample as u64) << 20) | level as u64;
+        analyse(
+            system,
+            settings,
+            seed,
+            &mut next,
+            observation,
+            sensors,
+            cycle,
+        )?;
+        previous = std::mem::replace(&mut current, next);
+        if level >= history {
+            means.push(mean(&current).as_slice().to_vec());
+        }
+    }
+    Ok(means)
+}
+
+/// One perturbation of the stacked observed fields per member, from the stream
+/// (seed, initial spread, pair, member).
+fn perturbations<S: System>(
+    system: &mut S,
+    settings: &Assimilation,
+    seed: u64,
+    fields: &[f64],
+    sample: usize,
+) -> Vec<Vec<f64>> {
     let points = system.grid_points();
-    let members = settings.members;
-    let perturbations: Vec<Vec<f64>> = (0..members)
+    (0..settings.members)
         .map(|member| {
             let mut rng = stream(seed, sample as u64, member as u64, Purpose::InitialSpread);
-            let last = start.last().expect("a start level");
-            last.chunks_exact(points)
+            fields
+                .chunks_exact(points)
                 .flat_map(|field| system.perturbation(field, settings.perturbation, &mut rng))
                 .collect()
         })
-        .collect();
-    let mut ensemble = DMatrix::zeros(n, members);
-    ensemble
-        .as_mut_slice()
+        .collect()
+}
+
+/// Every member one imperfect-model step from its start levels (one matrix per level, a
+/// column per member), in parallel, into `out`.
+fn forecast_members(
+    member_forecaster: &dyn MemberForecast,
+    levels: &[DMatrix<f64>],
+    out: &mut DMatrix<f64>,
+    sample: usize,
+) -> Result<()> {
+    let n = out.nrows();
+    out.as_mut_slice()
         .par_chunks_mut(n)
-        .zip(perturbations.par_iter())
         .enumerate()
         .try_for_each_init(
-            || (member_forecaster.boxed_clone(), start.clone()),
-            |(forecaster, levels), (member, (next, perturbation))| -> Result<()> {
-                for (level, base) in levels.iter_mut().zip(&start) {
-                    for ((v, b), p) in level.iter_mut().zip(base).zip(perturbation) {
-                        *v = b + p;
-                    }
-                }
-                let views: Vec<&[f64]> = levels.iter().map(|l| l.as_slice()).collect();
-                forecaster.forecast(&views, next).map_err(|e| {
+            || member_forecaster.boxed_clone(),
+            |forecaster, (member, next)| -> Result<()> {
+                let start: Vec<&[f64]> = levels
+                    .iter()
+                    .map(|l| &l.as_slice()[member * n..(member + 1) * n])
+                    .collect();
+                forecaster.forecast(&start, next).map_err(|e| {
                     MedidaError::Config(format!(
                         "member {member} of the forecast ensemble of pair {sample} failed: {e} (lower assimilation.perturbation)"
                     ))
                 })
             },
-        )?;
-    let observation = observation_of(observed_end, sensors, points)?;
-    let values: Vec<f64> = observed_end.at(sensors).concat();
-    let (inflation, cycle) = (settings.inflation, sample as u64);
+        )
+}
+
+/// The filter's analysis of the ensemble with the observations of one level.
+fn analyse<S: System>(
+    system: &S,
+    settings: &Assimilation,
+    seed: u64,
+    ensemble: &mut DMatrix<f64>,
+    level: &ObservedLevel,
+    sensors: Option<&[usize]>,
+    cycle: u64,
+) -> Result<()> {
+    let observation = observation_of(level, sensors, system.grid_points())?;
+    let values: Vec<f64> = level.at(sensors).concat();
+    let inflation = settings.inflation;
     match settings.method {
         AssimilationMethod::Enkf => StochasticEnkf {
             inflation,
             seed,
             ..Default::default()
         }
-        .analyse(&mut ensemble, &observation, &values, cycle)?,
+        .analyse(ensemble, &observation, &values, cycle),
         AssimilationMethod::Etkf => Etkf {
             inflation,
             ..Default::default()
         }
-        .analyse(&mut ensemble, &observation, &values, cycle)?,
+        .analyse(ensemble, &observation, &values, cycle),
         AssimilationMethod::Letkf => Letkf {
             inflation,
             radius: settings.localization / system.grid_spacing() / GASPARI_COHN_WIDTH,
             geometry: system.geometry(),
         }
-        .analyse(&mut ensemble, &observation, &values, cycle)?,
+        .analyse(ensemble, &observation, &values, cycle),
         AssimilationMethod::Auto | AssimilationMethod::None => {
             unreachable!("only ensemble methods reach the ensemble analysis")
         }
     }
-    Ok(mean(&ensemble).as_slice().to_vec())
 }
 
 /// H and R of the stacked observed fields: the sensor points of every field, each field

@@ -17,7 +17,7 @@ use crate::regression::normal_equations::NormalEquations;
 use crate::regression::rvm::{RvmFit, RvmSettings};
 use crate::regression::sweep::{choose_model, log_thresholds, threshold_sweep, SWEEP};
 use crate::systems::{Correction, FirstPair, Forecast, Rows, System, Value};
-use analysis::{ensemble_analysis, estimate_states, Estimate};
+use analysis::{cycled_analyses, ensemble_analysis, estimate_states, Estimate};
 pub use discovery::{ComponentDiscovery, Discovery, ForecastSkill, Sample, Timings};
 use observe::{observe_pairs, ObservedPair};
 use std::time::Instant;
@@ -38,7 +38,12 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: &dyn Fn(&str)) -> R
 
     progress("truth run");
     let clock = Instant::now();
-    let truth = system.truth_pairs(case.observations.pairs)?;
+    let history = if case.assimilation.method.is_ensemble() {
+        case.assimilation.cycles
+    } else {
+        0
+    };
+    let truth = system.truth_pairs(case.observations.pairs, history)?;
     seconds.truth = clock.elapsed().as_secs_f64();
 
     let clock = Instant::now();
@@ -167,29 +172,56 @@ fn assimilate<S: System>(
     sensors: Option<&[usize]>,
     progress: &dyn Fn(&str),
 ) -> Result<()> {
-    progress(&format!("{} analyses", case.assimilation.method.name()));
+    let settings = &case.assimilation;
+    progress(&format!("{} analyses", settings.method.name()));
     let member = system.member_forecaster()?;
-    let per_field = system.grid_points();
     for (k, (estimate, pair)) in estimates.iter_mut().zip(observed).enumerate() {
-        let end = pair.last().expect("an end level");
-        let analysis = ensemble_analysis(
-            system,
-            &case.assimilation,
-            case.seed,
-            member.as_ref(),
-            estimate,
-            end,
-            sensors,
-            k,
-        )?;
-        let fields: Vec<Vec<f64>> = analysis
-            .chunks_exact(per_field)
-            .map(|f| f.to_vec())
-            .collect();
-        estimate.end = system.state_from(&fields)?;
-        system.smooth(&mut estimate.end);
+        if settings.cycles == 0 {
+            let end = pair.last().expect("an end level");
+            let analysis = ensemble_analysis(
+                system,
+                settings,
+                case.seed,
+                member.as_ref(),
+                estimate,
+                end,
+                sensors,
+                k,
+            )?;
+            estimate.end = state_of_stacked(system, &analysis)?;
+        } else {
+            let mut means = cycled_analyses(
+                system,
+                settings,
+                case.seed,
+                member.as_ref(),
+                estimate,
+                pair,
+                sensors,
+                k,
+            )?
+            .into_iter();
+            for level in estimate
+                .start
+                .iter_mut()
+                .chain(std::iter::once(&mut estimate.end))
+            {
+                *level = state_of_stacked(system, &means.next().expect("a mean per level"))?;
+            }
+        }
     }
     Ok(())
+}
+
+/// The state whose stacked observed fields these are, smoothed as the row map sees it.
+fn state_of_stacked<S: System>(system: &mut S, stacked: &[f64]) -> Result<Vec<S::Value>> {
+    let fields: Vec<Vec<f64>> = stacked
+        .chunks_exact(system.grid_points())
+        .map(|f| f.to_vec())
+        .collect();
+    let mut state = system.state_from(&fields)?;
+    system.smooth(&mut state);
+    Ok(state)
 }
 
 /// Normal equations of every component over the same columns.

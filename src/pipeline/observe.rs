@@ -29,7 +29,7 @@ impl ObservedLevel {
     }
 }
 
-/// The observed pair: the start levels, then the end.
+/// The observed pair: the history levels, the start levels, then the end.
 pub type ObservedPair = Vec<ObservedLevel>;
 
 /// Observes every level of every pair with relative noise `noise`.
@@ -43,8 +43,9 @@ pub fn observe_pairs<S: System>(
         .iter()
         .enumerate()
         .map(|(k, pair)| {
-            pair.start
+            pair.history
                 .iter()
+                .chain(&pair.start)
                 .chain(std::iter::once(&pair.end))
                 .enumerate()
                 .map(|(level, state)| {

@@ -461,15 +461,16 @@ impl System for Ks {
     }
 
     /// Pairs spread evenly over the window after spin-up: truth at t − Δt, t and t + Δt.
-    fn truth_pairs(&mut self, count: usize) -> Result<Vec<TruePair<f64>>> {
+    fn truth_pairs(&mut self, count: usize, history: usize) -> Result<Vec<TruePair<f64>>> {
         let s = &self.settings;
         let ratio = (s.model.dt / s.truth.dt).round() as usize;
-        let spinup = ((s.truth.spinup / s.truth.dt).round() as usize).max(ratio);
+        let spinup = ((s.truth.spinup / s.truth.dt).round() as usize).max(ratio * (1 + history));
+        let earlier = |s: usize| (1..=history).rev().map(move |j| s - ratio * (1 + j));
         let window = (s.truth.duration / s.truth.dt).round() as usize;
         let starts: Vec<usize> = (0..count).map(|k| spinup + k * window / count).collect();
         let mut wanted: Vec<usize> = starts
             .iter()
-            .flat_map(|&s| [s - ratio, s, s + ratio])
+            .flat_map(|&s| earlier(s).chain([s - ratio, s, s + ratio]))
             .collect();
         wanted.sort_unstable();
         wanted.dedup();
@@ -481,6 +482,7 @@ impl System for Ks {
         Ok(starts
             .iter()
             .map(|&s| TruePair {
+                history: earlier(s).map(&at).collect(),
                 start: vec![at(s - ratio), at(s)],
                 end: at(s + ratio),
                 time: s as f64 * self.settings.truth.dt,

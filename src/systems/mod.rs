@@ -45,9 +45,11 @@ impl Value for Complex64 {
 }
 
 /// A sample pair of true states: the start levels the forecaster needs (oldest first) and the
-/// state one model step after the last of them.
+/// state one model step after the last of them; before them, `history` states one model step
+/// apart (oldest first) for a cycled filter.
 #[derive(Clone, Debug)]
 pub struct TruePair<V> {
+    pub history: Vec<Vec<V>>,
     pub start: Vec<Vec<V>>,
     pub end: Vec<V>,
     /// Time of the last start level.
@@ -113,8 +115,9 @@ pub trait System: Sync {
     /// Checks that need no data (e.g. enough rows for the library), before the truth run.
     fn check_design(&self, pairs: usize) -> Result<()>;
 
-    /// The twin experiment's true pairs (a cached truth run), `count` of them.
-    fn truth_pairs(&mut self, count: usize) -> Result<Vec<TruePair<Self::Value>>>;
+    /// The twin experiment's true pairs (a cached truth run), `count` of them, each with
+    /// `history` earlier states one model step apart.
+    fn truth_pairs(&mut self, count: usize, history: usize) -> Result<Vec<TruePair<Self::Value>>>;
     /// The expected error per component (truth − model), when the truth is known.
     fn expected(&self) -> Vec<Vec<(String, f64)>>;
 

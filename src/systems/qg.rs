@@ -380,13 +380,25 @@ fn initial_state(model: &QgModel, seed: u64) -> Vec<Complex64> {
 }
 
 /// The truth's sample states (leapfrog, the authors' scheme): spectra of both layers' PV,
-/// `count` of them `spacing` apart after the spin-up, cached per run settings.
-pub fn truth_states(settings: &QgSettings, seed: u64, count: usize) -> Result<Snapshots> {
+/// `count` of them `spacing` apart after the spin-up, each preceded by `history` states one
+/// step apart (pair k: entries k(h+1) … k(h+1) + h, the sample state last); cached per run
+/// settings.
+pub fn truth_states(
+    settings: &QgSettings,
+    seed: u64,
+    count: usize,
+    history: usize,
+) -> Result<Snapshots> {
     let params = settings.truth_params();
     let dt = settings.truth.dt;
     let spinup = (settings.truth.spinup / dt).round() as usize;
     let spacing = ((settings.truth.spacing / dt).round() as usize).max(1);
-    let key = format!("{params:?}|{seed}|{dt}|{spinup}|{spacing}|{count}");
+    if history > spinup {
+        return Err(MedidaError::Config(format!(
+            "`assimilation.cycles` = {history} reaches back before t = 0: lengthen `truth.spinup`"
+        )));
+    }
+    let key = format!("{params:?}|{seed}|{dt}|{spinup}|{spacing}|{count}|{history}");
     if let Some(s) = truth_cache().lock().expect("cache lock").get(&key) {
         return Ok(Arc::clone(s));
     }
@@ -398,17 +410,22 @@ pub fn truth_states(settings: &QgSettings, seed: u64, count: usize) -> Result<Sn
             "the QG truth run failed: {e} (check the [truth] parameters and dt)"
         ))
     };
-    stepper.advance(&mut q, spinup, 0).map_err(fail)?;
-    let mut snapshots = Vec::with_capacity(count);
-    for k in 0..count {
-        if k > 0 {
-            stepper
-                .advance(&mut q, spacing, spinup + (k - 1) * spacing)
-                .map_err(fail)?;
-        }
-        snapshots.push(q.clone());
+    let wanted = |k: usize| (0..=history).map(move |j| spinup + k * spacing - history + j);
+    let mut steps: Vec<usize> = (0..count).flat_map(wanted).collect();
+    steps.dedup();
+    let mut kept = HashMap::new();
+    let mut step = 0;
+    for s in steps {
+        stepper.advance(&mut q, s - step, step).map_err(fail)?;
+        step = s;
+        kept.insert(s, q.clone());
     }
-    let snapshots = Arc::new(snapshots);
+    let snapshots = Arc::new(
+        (0..count)
+            .flat_map(wanted)
+            .map(|s| kept[&s].clone())
+            .collect(),
+    );
     truth_cache()
         .lock()
         .expect("cache lock")
@@ -713,14 +730,16 @@ impl System for Qg {
         Ok(())
     }
 
-    fn truth_pairs(&mut self, count: usize) -> Result<Vec<TruePair<Complex64>>> {
-        let snapshots = truth_states(&self.settings, self.seed, count)?;
+    fn truth_pairs(&mut self, count: usize, history: usize) -> Result<Vec<TruePair<Complex64>>> {
+        let snapshots = truth_states(&self.settings, self.seed, count, history)?;
         let t = &self.settings.truth;
         snapshots
-            .iter()
+            .chunks_exact(history + 1)
             .enumerate()
-            .map(|(k, q)| {
+            .map(|(k, states)| {
+                let q = &states[history];
                 Ok(TruePair {
+                    history: states[..history].to_vec(),
                     start: vec![q.clone()],
                     end: euler_step(&mut self.truth_step, q)?,
                     time: t.spinup + k as f64 * t.spacing,
