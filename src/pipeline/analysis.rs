@@ -69,181 +69,168 @@ pub fn estimate_states<S: System>(
         .collect())
 }
 
-/// The paper's isolated-pair assimilation: members start from the estimated start levels
-/// plus one perturbation each (the same at every level, so two-level schemes see a consistent
-/// history), make one imperfect-model step in parallel, and the filter combines them with the
-/// observations at the end of the pair. Returns the analysis mean (observed fields, stacked).
-#[allow(clippy::too_many_arguments)]
-pub fn ensemble_analysis<S: System>(
-    system: &mut S,
-    settings: &Assimilation,
-    seed: u64,
-    member_forecaster: &dyn MemberForecast,
-    estimate: &Estimate<S::Value>,
-    observed_end: &ObservedLevel,
-    sensors: Option<&[usize]>,
-    sample: usize,
-) -> Result<Vec<f64>> {
-    let start: Vec<Vec<f64>> = estimate
-        .start
-        .iter()
-        .map(|s| system.observe(s).concat())
-        .collect();
-    let last = start.last().expect("a start level");
-    let perturbations = perturbations(system, settings, seed, last, sample);
-    let levels: Vec<DMatrix<f64>> = start
-        .iter()
-        .map(|level| {
-            DMatrix::from_fn(level.len(), settings.members, |i, j| {
-                level[i] + perturbations[j][i]
+/// What every ensemble analysis of a run shares.
+pub struct EnsembleFilter<'a> {
+    pub settings: &'a Assimilation,
+    pub seed: u64,
+    /// The imperfect model as the members see it.
+    pub member_forecaster: &'a dyn MemberForecast,
+    pub sensors: Option<&'a [usize]>,
+}
+
+impl EnsembleFilter<'_> {
+    /// The paper's isolated-pair assimilation: members start from the estimated start levels
+    /// plus one perturbation each (the same at every level, so two-level schemes see a
+    /// consistent history), make one imperfect-model step in parallel, and the filter
+    /// combines them with the observations at the end of the pair. Returns the analysis mean
+    /// (observed fields, stacked).
+    pub fn isolated<S: System>(
+        &self,
+        system: &mut S,
+        estimate: &Estimate<S::Value>,
+        observed_end: &ObservedLevel,
+        sample: usize,
+    ) -> Result<Vec<f64>> {
+        let start: Vec<Vec<f64>> = estimate
+            .start
+            .iter()
+            .map(|s| system.observe(s).concat())
+            .collect();
+        let last = start.last().expect("a start level");
+        let perturbations = self.perturbations(system, last, sample);
+        let members = self.settings.members;
+        let levels: Vec<DMatrix<f64>> = start
+            .iter()
+            .map(|level| {
+                DMatrix::from_fn(level.len(), members, |i, j| level[i] + perturbations[j][i])
             })
-        })
-        .collect();
-    let mut ensemble = DMatrix::zeros(last.len(), settings.members);
-    forecast_members(member_forecaster, &levels, &mut ensemble, sample)?;
-    analyse(
-        system,
-        settings,
-        seed,
-        &mut ensemble,
-        observed_end,
-        sensors,
-        sample as u64,
-    )?;
-    Ok(mean(&ensemble).as_slice().to_vec())
-}
-
-/// A cycled filter through one pair: the ensemble starts at the first history level from its
-/// estimate plus perturbations, and every later level (history, start, end) is one
-/// imperfect-model step of every member (from its own last two states) and one analysis.
-/// Returns the analysis means at the pair's start levels and end (observed fields, stacked).
-#[allow(clippy::too_many_arguments)]
-pub fn cycled_analyses<S: System>(
-    system: &mut S,
-    settings: &Assimilation,
-    seed: u64,
-    member_forecaster: &dyn MemberForecast,
-    estimate: &Estimate<S::Value>,
-    observed: &ObservedPair,
-    sensors: Option<&[usize]>,
-    sample: usize,
-) -> Result<Vec<Vec<f64>>> {
-    let history = estimate.history.len();
-    let first = system.observe(&estimate.history[0]).concat();
-    let perturbations = perturbations(system, settings, seed, &first, sample);
-    let n = first.len();
-    let mut current = DMatrix::from_fn(n, settings.members, |i, j| first[i] + perturbations[j][i]);
-    let mut previous = current.clone();
-    let mut means = Vec::new();
-    for (level, observation) in observed.iter().enumerate().skip(1) {
-        let mut next = DMatrix::zeros(n, settings.members);
-        forecast_members(
-            member_forecaster,
-            &[previous, current.clone()],
-            &mut next,
-            sample,
-        )?;
-        // One stream of filter draws per (pair, level).
-        let cycle = ((sample as u64) << 20) | level as u64;
-        analyse(
-            system,
-            settings,
-            seed,
-            &mut next,
-            observation,
-            sensors,
-            cycle,
-        )?;
-        previous = std::mem::replace(&mut current, next);
-        if level >= history {
-            means.push(mean(&current).as_slice().to_vec());
-        }
+            .collect();
+        let mut ensemble = DMatrix::zeros(last.len(), members);
+        self.forecast_members(&levels, &mut ensemble, sample)?;
+        self.analyse(system, &mut ensemble, observed_end, sample as u64)?;
+        Ok(mean(&ensemble).as_slice().to_vec())
     }
-    Ok(means)
-}
 
-/// One perturbation of the stacked observed fields per member, from the stream
-/// (seed, initial spread, pair, member).
-fn perturbations<S: System>(
-    system: &mut S,
-    settings: &Assimilation,
-    seed: u64,
-    fields: &[f64],
-    sample: usize,
-) -> Vec<Vec<f64>> {
-    let points = system.grid_points();
-    (0..settings.members)
-        .map(|member| {
-            let mut rng = stream(seed, sample as u64, member as u64, Purpose::InitialSpread);
-            fields
-                .chunks_exact(points)
-                .flat_map(|field| system.perturbation(field, settings.perturbation, &mut rng))
-                .collect()
-        })
-        .collect()
-}
+    /// A cycled filter through one pair: the ensemble starts at the first history level from
+    /// its estimate plus perturbations, and every later level (history, start, end) is one
+    /// imperfect-model step of every member (from its own last two states) and one analysis.
+    /// Returns the analysis means at the pair's start levels and end (observed fields,
+    /// stacked).
+    pub fn cycled<S: System>(
+        &self,
+        system: &mut S,
+        estimate: &Estimate<S::Value>,
+        observed: &ObservedPair,
+        sample: usize,
+    ) -> Result<Vec<Vec<f64>>> {
+        let history = estimate.history.len();
+        let first = system.observe(&estimate.history[0]).concat();
+        let perturbations = self.perturbations(system, &first, sample);
+        let (n, members) = (first.len(), self.settings.members);
+        let mut current = DMatrix::from_fn(n, members, |i, j| first[i] + perturbations[j][i]);
+        let mut previous = current.clone();
+        let mut means = Vec::new();
+        for (level, observation) in observed.iter().enumerate().skip(1) {
+            let mut next = DMatrix::zeros(n, members);
+            self.forecast_members(&[previous, current.clone()], &mut next, sample)?;
+            // One stream of filter draws per (pair, level).
+            let cycle = ((sample as u64) << 20) | level as u64;
+            self.analyse(system, &mut next, observation, cycle)?;
+            previous = std::mem::replace(&mut current, next);
+            if level >= history {
+                means.push(mean(&current).as_slice().to_vec());
+            }
+        }
+        Ok(means)
+    }
 
-/// Every member one imperfect-model step from its start levels (one matrix per level, a
-/// column per member), in parallel, into `out`.
-fn forecast_members(
-    member_forecaster: &dyn MemberForecast,
-    levels: &[DMatrix<f64>],
-    out: &mut DMatrix<f64>,
-    sample: usize,
-) -> Result<()> {
-    let n = out.nrows();
-    out.as_mut_slice()
-        .par_chunks_mut(n)
-        .enumerate()
-        .try_for_each_init(
-            || member_forecaster.boxed_clone(),
-            |forecaster, (member, next)| -> Result<()> {
-                let start: Vec<&[f64]> = levels
-                    .iter()
-                    .map(|l| &l.as_slice()[member * n..(member + 1) * n])
-                    .collect();
-                forecaster.forecast(&start, next).map_err(|e| {
-                    MedidaError::Config(format!(
-                        "member {member} of the forecast ensemble of pair {sample} failed: {e} (lower assimilation.perturbation)"
-                    ))
-                })
-            },
-        )
-}
+    /// One perturbation of the stacked observed fields per member, from the stream
+    /// (seed, initial spread, pair, member).
+    fn perturbations<S: System>(
+        &self,
+        system: &mut S,
+        fields: &[f64],
+        sample: usize,
+    ) -> Vec<Vec<f64>> {
+        let points = system.grid_points();
+        (0..self.settings.members)
+            .map(|member| {
+                let mut rng = stream(
+                    self.seed,
+                    sample as u64,
+                    member as u64,
+                    Purpose::InitialSpread,
+                );
+                fields
+                    .chunks_exact(points)
+                    .flat_map(|field| {
+                        system.perturbation(field, self.settings.perturbation, &mut rng)
+                    })
+                    .collect()
+            })
+            .collect()
+    }
 
-/// The filter's analysis of the ensemble with the observations of one level.
-fn analyse<S: System>(
-    system: &S,
-    settings: &Assimilation,
-    seed: u64,
-    ensemble: &mut DMatrix<f64>,
-    level: &ObservedLevel,
-    sensors: Option<&[usize]>,
-    cycle: u64,
-) -> Result<()> {
-    let observation = observation_of(level, sensors, system.grid_points())?;
-    let values: Vec<f64> = level.at(sensors).concat();
-    let inflation = settings.inflation;
-    match settings.method {
-        AssimilationMethod::Enkf => StochasticEnkf {
-            inflation,
-            seed,
-            ..Default::default()
-        }
-        .analyse(ensemble, &observation, &values, cycle),
-        AssimilationMethod::Etkf => Etkf {
-            inflation,
-            ..Default::default()
-        }
-        .analyse(ensemble, &observation, &values, cycle),
-        AssimilationMethod::Letkf => Letkf {
-            inflation,
-            radius: settings.localization / system.grid_spacing() / GASPARI_COHN_WIDTH,
-            geometry: system.geometry(),
-        }
-        .analyse(ensemble, &observation, &values, cycle),
-        AssimilationMethod::Auto | AssimilationMethod::None => {
-            unreachable!("only ensemble methods reach the ensemble analysis")
+    /// Every member one imperfect-model step from its start levels (one matrix per level, a
+    /// column per member), in parallel, into `out`.
+    fn forecast_members(
+        &self,
+        levels: &[DMatrix<f64>],
+        out: &mut DMatrix<f64>,
+        sample: usize,
+    ) -> Result<()> {
+        let n = out.nrows();
+        out.as_mut_slice()
+            .par_chunks_mut(n)
+            .enumerate()
+            .try_for_each_init(
+                || self.member_forecaster.boxed_clone(),
+                |forecaster, (member, next)| -> Result<()> {
+                    let start: Vec<&[f64]> = levels
+                        .iter()
+                        .map(|l| &l.as_slice()[member * n..(member + 1) * n])
+                        .collect();
+                    forecaster.forecast(&start, next).map_err(|e| {
+                        MedidaError::Config(format!(
+                            "member {member} of the forecast ensemble of pair {sample} failed: {e} (lower assimilation.perturbation)"
+                        ))
+                    })
+                },
+            )
+    }
+
+    /// The filter's analysis of the ensemble with the observations of one level.
+    fn analyse<S: System>(
+        &self,
+        system: &S,
+        ensemble: &mut DMatrix<f64>,
+        level: &ObservedLevel,
+        cycle: u64,
+    ) -> Result<()> {
+        let observation = observation_of(level, self.sensors, system.grid_points())?;
+        let values: Vec<f64> = level.at(self.sensors).concat();
+        let inflation = self.settings.inflation;
+        match self.settings.method {
+            AssimilationMethod::Enkf => StochasticEnkf {
+                inflation,
+                seed: self.seed,
+                ..Default::default()
+            }
+            .analyse(ensemble, &observation, &values, cycle),
+            AssimilationMethod::Etkf => Etkf {
+                inflation,
+                ..Default::default()
+            }
+            .analyse(ensemble, &observation, &values, cycle),
+            AssimilationMethod::Letkf => Letkf {
+                inflation,
+                radius: self.settings.localization / system.grid_spacing() / GASPARI_COHN_WIDTH,
+                geometry: system.geometry(),
+            }
+            .analyse(ensemble, &observation, &values, cycle),
+            AssimilationMethod::Auto | AssimilationMethod::None => {
+                unreachable!("only ensemble methods reach the ensemble analysis")
+            }
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::regression::normal_equations::NormalEquations;
 use crate::regression::rvm::{RvmFit, RvmSettings};
 use crate::regression::sweep::{choose_model, log_thresholds, threshold_sweep, SWEEP};
 use crate::systems::{Correction, FirstPair, Forecast, Rows, System, Value};
-use analysis::{cycled_analyses, ensemble_analysis, estimate_states, Estimate};
+use analysis::{estimate_states, EnsembleFilter, Estimate};
 pub use discovery::{ComponentDiscovery, Discovery, ForecastSkill, Sample, Timings};
 use observe::{observe_pairs, ObservedPair};
 use std::time::Instant;
@@ -175,32 +175,19 @@ fn assimilate<S: System>(
     let settings = &case.assimilation;
     progress(&format!("{} analyses", settings.method.name()));
     let member = system.member_forecaster()?;
+    let filter = EnsembleFilter {
+        settings,
+        seed: case.seed,
+        member_forecaster: member.as_ref(),
+        sensors,
+    };
     for (k, (estimate, pair)) in estimates.iter_mut().zip(observed).enumerate() {
         if settings.cycles == 0 {
             let end = pair.last().expect("an end level");
-            let analysis = ensemble_analysis(
-                system,
-                settings,
-                case.seed,
-                member.as_ref(),
-                estimate,
-                end,
-                sensors,
-                k,
-            )?;
+            let analysis = filter.isolated(system, estimate, end, k)?;
             estimate.end = state_of_stacked(system, &analysis)?;
         } else {
-            let mut means = cycled_analyses(
-                system,
-                settings,
-                case.seed,
-                member.as_ref(),
-                estimate,
-                pair,
-                sensors,
-                k,
-            )?
-            .into_iter();
+            let mut means = filter.cycled(system, estimate, pair, k)?.into_iter();
             for level in estimate
                 .start
                 .iter_mut()
