@@ -372,10 +372,11 @@ impl Figure for Coefficients {
             .rows
             .iter()
             .flat_map(|r| [r.1, r.2 - r.3, r.2 + r.3, 0.0]);
-        let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-            (a.min(v), b.max(v))
-        });
-        let pad = 0.15 * (hi - lo).max(1e-12);
+        // Zero is always on the axis; a component with no terms at all gets the unit range
+        // (an empty range would stall plotters' tick search).
+        let (lo, hi) = values.fold((0.0f64, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+        let (lo, hi) = if hi - lo > 0.0 { (lo, hi) } else { (-1.0, 1.0) };
+        let pad = 0.15 * (hi - lo);
         let names: Vec<String> = self.rows.iter().map(|r| r.0.clone()).collect();
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, (FAMILY, 20))
@@ -737,4 +738,27 @@ pub fn sensor_mask_figure(
             field: &mask,
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A component with nothing expected and nothing found (layer 1 of QG case 1006) draws an
+    /// empty coefficient chart instead of stalling in the axis's tick search.
+    #[test]
+    fn a_coefficient_chart_without_terms_is_drawn() {
+        let dir = std::env::temp_dir().join(format!("medida-plots-{}", std::process::id()));
+        let written = save_figure(
+            &dir,
+            "empty_coefficients",
+            &Coefficients {
+                title: "no terms".into(),
+                rows: Vec::new(),
+            },
+        )
+        .unwrap();
+        assert_eq!(written.len(), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
