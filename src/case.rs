@@ -287,10 +287,10 @@ impl Default for Regression {
 }
 
 impl Regression {
-    /// The typed threshold choice, `default` where the case gives none.
-    pub fn prune_alpha(&self, default: PruneAlpha) -> PruneAlpha {
+    /// The typed threshold choice; automatic (the knee of the sweep) where the case gives none.
+    pub fn prune_alpha(&self) -> PruneAlpha {
         match &self.prune_alpha {
-            None => default,
+            None => PruneAlpha::Auto,
             Some(Threshold::Fixed(a)) => PruneAlpha::Fixed(*a),
             Some(Threshold::Named(_)) => PruneAlpha::Auto,
         }

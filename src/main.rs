@@ -2,11 +2,13 @@
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use medida::case::Regression;
 use medida::npz::{read_labels, read_matrix, read_vector};
 use medida::output::report::{summary, Report};
 use medida::regression::equation::Equation;
-use medida::regression::normal_equations::NormalEquations;
-use medida::regression::rvm::{fit, RvmSettings};
+use medida::regression::resample::{Blocks, FOLDS, RESAMPLES};
+use medida::regression::rvm::RvmSettings;
+use medida::regression::sweep::{select, PruneAlpha};
 use medida::{Case, MedidaError};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -53,10 +55,15 @@ enum Command {
         /// A text file with one label per line (instead of an array in the .npz).
         #[arg(long)]
         labels_file: Option<PathBuf>,
-        #[arg(long, default_value_t = 1e2)]
-        prune_alpha: f64,
+        /// "auto" (the knee of the threshold sweep) or a dimensionless threshold: a term is
+        /// pruned when its contribution falls below std(y)/sqrt(prune_alpha).
+        #[arg(long, default_value = "auto")]
+        prune_alpha: String,
         #[arg(long, default_value = "rvm")]
         method: String,
+        /// Seed of the bootstrap behind the inclusion frequencies.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
         #[arg(long)]
         json: Option<PathBuf>,
     },
@@ -219,10 +226,22 @@ fn fit_command(
     y: &str,
     labels: &str,
     labels_file: Option<PathBuf>,
-    prune_alpha: f64,
+    prune_alpha: &str,
     method: &str,
+    seed: u64,
     json: Option<PathBuf>,
 ) -> Result<(), MedidaError> {
+    let choice = match prune_alpha {
+        "auto" => PruneAlpha::Auto,
+        number => match number.parse::<f64>() {
+            Ok(v) if v.is_finite() && v > 0.0 => PruneAlpha::Fixed(v),
+            _ => {
+                return Err(MedidaError::Config(format!(
+                    "--prune-alpha `{number}`: expected \"auto\" or a positive number"
+                )))
+            }
+        },
+    };
     let matrix = read_matrix(data, x)?;
     let target = read_vector(data, y)?;
     let names = match labels_file {
@@ -234,6 +253,14 @@ fn fit_command(
             .collect(),
         None => read_labels(data, labels)?,
     };
+    for (i, name) in names.iter().enumerate() {
+        if names[..i].contains(name) {
+            return Err(MedidaError::Data(format!(
+                "{}: label `{name}` names two columns; every column needs its own term",
+                data.display()
+            )));
+        }
+    }
     if names.len() != matrix.ncols() {
         return Err(MedidaError::Data(format!(
             "{} labels for {} columns of `{x}`",
@@ -241,20 +268,41 @@ fn fit_command(
             matrix.ncols()
         )));
     }
-    let mut stats = NormalEquations::new(names);
-    stats.add(matrix.view(), target.view())?;
+    let blocks = Blocks::of_rows(names, matrix.view(), target.view(), 1)?;
     let settings = RvmSettings {
         method: method.parse()?,
-        prune_alpha,
         ..RvmSettings::default()
     };
-    let result = fit(&stats, &settings)?;
-    println!("{}", Equation::from_fit("y", &result));
+    let selection = select(&blocks, &settings, choice, Regression::default().knee, seed)?;
+    let stability = &selection.stability;
+    let result = &selection.fit;
+    match &selection.unsupported {
+        Some(why) => println!("{why}"),
+        None => println!("{}", Equation::from_fit("y", result)),
+    }
+    if !result.retained.is_empty() {
+        println!("\n  term           coefficient      ± std   inclusion");
+        for &i in &result.retained {
+            println!(
+                "  {:<14} {:>11.5} {:>10.1e}   {}",
+                result.names[i],
+                result.coefficients[i],
+                result.std[i],
+                stability
+                    .inclusion
+                    .as_ref()
+                    .map_or("-".into(), |f| format!("{:.0} %", 100.0 * f[i]))
+            );
+        }
+        println!();
+    }
     println!(
-        "{} rows, {} columns, {} retained; noise std {:.3e}; {} after {} iterations",
+        "{} rows, {} columns, {} retained (prune_alpha {:.0e}{}); noise std {:.3e}; {} after {} iterations",
         result.rows,
         result.names.len(),
         result.retained.len(),
+        selection.prune_alpha,
+        if choice == PruneAlpha::Auto { ", automatic" } else { "" },
         result.noise_std(),
         if result.converged {
             "converged"
@@ -263,12 +311,28 @@ fn fit_command(
         },
         result.iterations
     );
+    if let Some(h) = stability.held_out {
+        println!(
+            "held-out: {:.2} % of the target explained on unseen row blocks, gain {} ({}-fold over {} blocks); inclusion over {RESAMPLES} bootstrap resamples of the blocks",
+            100.0 * h.explained,
+            medida::regression::resample::gain_text(h.gain_z),
+            FOLDS.min(blocks.len()),
+            blocks.len()
+        );
+    }
     for d in &result.dropped {
         println!("dropped `{}`: {}", d.name, d.reason);
     }
     if let Some(json) = json {
         let name = data.file_stem().unwrap_or_default().to_string_lossy();
-        Report::from_fit(&name, &result).write(&json)?;
+        Report::from_fit(
+            &name,
+            result,
+            selection.prune_alpha,
+            stability,
+            selection.unsupported.as_ref(),
+        )
+        .write(&json)?;
     }
     Ok(())
 }
@@ -302,6 +366,7 @@ fn main() {
             labels_file,
             prune_alpha,
             method,
+            seed,
             json,
         } => fit_command(
             &data,
@@ -309,8 +374,9 @@ fn main() {
             &y,
             &labels,
             labels_file,
-            prune_alpha,
+            &prune_alpha,
             &method,
+            seed,
             json,
         ),
     };

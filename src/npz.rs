@@ -1,4 +1,4 @@
-//! Reading user matrices from NumPy `.npz` files: float32/float64 arrays and unicode-string
+//! Reading user matrices from NumPy `.npz` files: float and integer arrays (as f64) and unicode-string
 //! label arrays (`<U..`), which ndarray-npy does not read.
 
 use crate::error::{MedidaError, Result};
@@ -39,7 +39,7 @@ fn missing(path: &Path, name: &str) -> MedidaError {
     )
 }
 
-/// A 2-D float array (float32 or float64); a 1-D array becomes one column.
+/// A 2-D float or integer array, as f64; a 1-D array becomes one column.
 pub fn read_matrix(path: &Path, name: &str) -> Result<Array2<f64>> {
     let mut npz = open(path)?;
     let names = npz.names().map_err(|e| MedidaError::io(path, e))?;
@@ -52,21 +52,23 @@ pub fn read_matrix(path: &Path, name: &str) -> Result<Array2<f64>> {
     } else {
         name.to_string()
     };
-    if let Ok(a) = npz.by_name::<ndarray::OwnedRepr<f64>, Ix2>(&key) {
-        return Ok(a);
+    macro_rules! as_f64 {
+        ($($t:ty),*) => {
+            $(
+                if let Ok(a) = npz.by_name::<ndarray::OwnedRepr<$t>, Ix2>(&key) {
+                    return Ok(a.mapv(|v| v as f64));
+                }
+                if let Ok(a) = npz.by_name::<ndarray::OwnedRepr<$t>, Ix1>(&key) {
+                    return Ok(a.mapv(|v| v as f64).insert_axis(ndarray::Axis(1)));
+                }
+            )*
+        };
     }
-    if let Ok(a) = npz.by_name::<ndarray::OwnedRepr<f32>, Ix2>(&key) {
-        return Ok(a.mapv(f64::from));
-    }
-    if let Ok(a) = npz.by_name::<ndarray::OwnedRepr<f64>, Ix1>(&key) {
-        return Ok(a.insert_axis(ndarray::Axis(1)));
-    }
-    if let Ok(a) = npz.by_name::<ndarray::OwnedRepr<f32>, Ix1>(&key) {
-        return Ok(a.mapv(f64::from).insert_axis(ndarray::Axis(1)));
-    }
+    // Integers convert exactly up to 2^53, the range of any real measurement.
+    as_f64!(f64, f32, i64, i32, i16, i8, u64, u32, u16, u8);
     Err(MedidaError::io(
         path,
-        format!("array `{name}` is not a 1-D or 2-D float32/float64 array"),
+        format!("array `{name}` is not a 1-D or 2-D float or integer array"),
     ))
 }
 

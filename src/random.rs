@@ -26,6 +26,8 @@ pub enum Purpose {
     InitialState = 7,
     /// Random features or weights of an interpolator (member = field for one-per-field fits).
     Interpolator = 8,
+    /// Bootstrap resamples of the pairs behind inclusion frequencies (sample = resample).
+    Bootstrap = 9,
 }
 
 /// The portable ChaCha8 stream for (seed, purpose, sample, member); `sample` is the pair or

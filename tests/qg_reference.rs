@@ -115,67 +115,8 @@ fn beta_term_differs_from_the_authors_only_in_the_nyquist_column() {
     }
 }
 
-/// The authors' QG regression matrices (one pair each: their library of ten columns on the
-/// model's one-step state and the targets h1, h2): our RVM, with the threshold chosen
-/// automatically at the knee of the sweep (the sparsest model explaining 98 % of what the
-/// best model explains), finds exactly the expected terms per
-/// layer — including the 0.07 drag of case 1007 that their RVM missed below α = 1e3 — within
-/// 1 % (their README: least squares on the true support is itself 0.2–1.3 % off, from the
-/// hyperviscous step and the library being evaluated after the model step).
-#[test]
-fn rvm_on_the_authors_qg_matrices_finds_the_expected_terms() {
-    use medida::npz::read_labels;
-    use medida::regression::normal_equations::NormalEquations;
-    use medida::regression::rvm::RvmSettings;
-    use medida::regression::sweep::{log_thresholds, select_knee, threshold_sweep};
-    for case in [1001, 1002, 1004, 1007] {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join(format!("data/reference-qg/qg-case{case}-1pair.npz"));
-        let library = read_matrix(&path, "library").unwrap();
-        let labels = read_labels(&path, "labels_ascii").unwrap();
-        let expected = read_matrix(&path, "expected_coef").unwrap();
-        for layer in 0..2 {
-            let target = read_vector(&path, &format!("h{}", layer + 1)).unwrap();
-            let mut stats = NormalEquations::new(labels.clone());
-            stats.add(library.view(), target.view()).unwrap();
-            let sweep = threshold_sweep(
-                &stats,
-                &RvmSettings::default(),
-                &log_thresholds(1.0, 1e10, 21),
-            )
-            .unwrap();
-            let wanted: Vec<usize> = (0..labels.len())
-                .filter(|&j| expected[[layer, j]] != 0.0)
-                .collect();
-            let Some(chosen) = select_knee(&sweep, 0.02).map(|i| &sweep[i]) else {
-                // Nothing retained at any threshold: right only when nothing is expected.
-                assert!(
-                    wanted.is_empty(),
-                    "case {case}, layer {}: nothing found",
-                    layer + 1
-                );
-                continue;
-            };
-            let found: Vec<usize> = chosen.fit.retained.clone();
-            assert_eq!(
-                found,
-                wanted,
-                "case {case}, layer {}: α = {}",
-                layer + 1,
-                chosen.prune_alpha
-            );
-            for &j in &wanted {
-                let (got, want) = (chosen.fit.coefficients[j], expected[[layer, j]]);
-                assert!(
-                    (got - want).abs() <= 0.01 * want.abs(),
-                    "case {case}, layer {}, {}: {got} vs {want}",
-                    layer + 1,
-                    labels[j]
-                );
-            }
-        }
-    }
-}
+// The RVM on the authors' QG regression matrices with defaults: tests/regression.rs
+// (`authors_qg_pairs_give_exactly_their_terms_with_defaults_on_every_layer`).
 
 /// From the authors' snapshot, our forward-Euler pairs of truth and imperfect model (the case
 /// files' parameters) give their targets h1, h2 to round-off for the cases whose error leaves

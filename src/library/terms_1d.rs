@@ -53,6 +53,14 @@ impl TermLibrary {
             .iter()
             .map(|n| n.parse::<Term>().map_err(MedidaError::from))
             .collect::<Result<Vec<_>>>()?;
+        for (i, t) in terms.iter().enumerate() {
+            if let Some(j) = terms[..i].iter().position(|o| o == t) {
+                return Err(MedidaError::Library(format!(
+                    "`{}` and `{}` are the same term ({t}); keep one",
+                    names[j], names[i]
+                )));
+            }
+        }
         Self::from_terms(terms, derivatives)
     }
 

@@ -114,6 +114,16 @@ pub enum QgColumn {
 }
 
 impl QgColumn {
+    /// The same column, products compared in either order.
+    pub fn same_as(&self, other: &QgColumn) -> bool {
+        match (self, other) {
+            (QgColumn::Product(a, b), QgColumn::Product(c, d)) => {
+                (a, b) == (c, d) || (a, b) == (d, c)
+            }
+            _ => self == other,
+        }
+    }
+
     /// Parses a column name; anything else is an error naming the term.
     pub fn parse(name: &str) -> Result<Self> {
         let compact: String = name.chars().filter(|c| !c.is_whitespace()).collect();
@@ -200,6 +210,14 @@ impl QgLibrary {
             .iter()
             .map(|n| QgColumn::parse(n))
             .collect::<Result<Vec<_>>>()?;
+        for (i, c) in columns.iter().enumerate() {
+            if let Some(j) = columns[..i].iter().position(|o| o.same_as(c)) {
+                return Err(MedidaError::Library(format!(
+                    "`{}` and `{}` are the same term; keep one",
+                    names[j], names[i]
+                )));
+            }
+        }
         let helper = QgModel::new(QgParams {
             jacobian: 1.0,
             ..params.clone()

@@ -4,7 +4,9 @@
 use crate::error::{MedidaError, Result};
 use crate::pipeline::discovery::{ComponentDiscovery, Discovery, ForecastSkill};
 use crate::regression::equation::Equation;
+use crate::regression::resample::{Stability, FOLDS};
 use crate::regression::rvm::RvmFit;
+use crate::regression::sweep::Unsupported;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -17,6 +19,9 @@ pub struct TermReport {
     pub coefficient: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub std: Option<f64>,
+    /// Fraction of bootstrap resamples of the pairs whose fit keeps the term.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inclusion: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -97,17 +102,58 @@ pub struct Report {
     pub projection_modes: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub observations: Option<ObservationReport>,
+    /// Per component, why no term is supported by the data (automatic choice only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsupported: Option<PerComponent<Option<String>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation: Option<Validation>,
+    /// Library columns left out of the regression, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dropped: Vec<DroppedReport>,
 }
 
-/// The retained terms of a fit, with ± std.
-pub fn discovered_terms(fit: &RvmFit, layer: Option<usize>) -> Vec<TermReport> {
-    fit.terms()
-        .into_iter()
-        .map(|(term, coefficient, std)| TermReport {
+/// How well the discovery generalises beyond the data that made it.
+#[derive(Serialize)]
+pub struct Validation {
+    /// The fraction of the increment explained on held-out pairs (k-fold over the pairs;
+    /// rows blocks for `medida fit`); null with a single pair.
+    pub held_out_explained: PerComponent<Option<f64>>,
+    pub folds: usize,
+}
+
+#[derive(Serialize)]
+pub struct DroppedReport {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer: Option<usize>,
+    pub term: String,
+    pub reason: String,
+}
+
+fn dropped(fit: &RvmFit, layer: Option<usize>) -> Vec<DroppedReport> {
+    fit.dropped
+        .iter()
+        .map(|d| DroppedReport {
             layer,
-            term,
-            coefficient,
-            std: Some(std),
+            term: d.name.clone(),
+            reason: d.reason.clone(),
+        })
+        .collect()
+}
+
+/// The retained terms of a fit, with ± std and, where known, their inclusion frequency.
+pub fn discovered_terms(
+    fit: &RvmFit,
+    inclusion: Option<&[f64]>,
+    layer: Option<usize>,
+) -> Vec<TermReport> {
+    fit.retained
+        .iter()
+        .map(|&i| TermReport {
+            layer,
+            term: fit.names[i].clone(),
+            coefficient: fit.coefficients[i],
+            std: Some(fit.std[i]),
+            inclusion: inclusion.map(|f| f[i]),
         })
         .collect()
 }
@@ -120,17 +166,25 @@ fn plain(pairs: &[(String, f64)], layer: Option<usize>) -> Vec<TermReport> {
             term: term.clone(),
             coefficient: *coefficient,
             std: None,
+            inclusion: None,
         })
         .collect()
 }
 
 impl Report {
     /// The report of `medida fit`: one regression on a user's matrix.
-    pub fn from_fit(name: &str, fit: &RvmFit) -> Self {
+    pub fn from_fit(
+        name: &str,
+        fit: &RvmFit,
+        prune_alpha: f64,
+        stability: &Stability,
+        unsupported: Option<&Unsupported>,
+    ) -> Self {
+        let inclusion = stability.inclusion.as_deref();
         Report {
             name: name.to_string(),
             system: None,
-            discovered: discovered_terms(fit, None),
+            discovered: discovered_terms(fit, inclusion, None),
             expected: None,
             corrected_model: None,
             forecast_skill: None,
@@ -141,9 +195,15 @@ impl Report {
             iterations: fit.iterations,
             noise_std: PerComponent::One(fit.noise_std()),
             log_evidence: PerComponent::One(evidence(fit)),
-            prune_alpha: None,
+            prune_alpha: Some(PerComponent::One(prune_alpha)),
             projection_modes: None,
             observations: None,
+            unsupported: unsupported.map(|u| PerComponent::One(Some(u.to_string()))),
+            validation: Some(Validation {
+                held_out_explained: PerComponent::One(stability.held_out.map(|h| h.explained)),
+                folds: FOLDS,
+            }),
+            dropped: dropped(fit, None),
         }
     }
 
@@ -161,7 +221,9 @@ impl Report {
         Report {
             name: d.name.clone(),
             system: Some(d.system.to_string()),
-            discovered: each(&|c, k| discovered_terms(&k.fit, layer(c))),
+            discovered: each(&|c, k| {
+                discovered_terms(&k.fit, k.stability.inclusion.as_deref(), layer(c))
+            }),
             expected: has_truth.then(|| each(&|c, k| plain(&k.expected, layer(c)))),
             corrected_model: Some(each(&|c, k| plain(&k.corrected, layer(c)))),
             forecast_skill: d.skill.as_ref().map(skill_report),
@@ -195,6 +257,33 @@ impl Report {
                 members: d.members,
                 row_map: d.row_map.clone(),
             }),
+            unsupported: d
+                .components
+                .iter()
+                .any(|c| c.unsupported.is_some())
+                .then(|| {
+                    PerComponent::of(
+                        d.components
+                            .iter()
+                            .map(|c| c.unsupported.as_ref().map(|u| u.to_string()))
+                            .collect(),
+                    )
+                }),
+            validation: Some(Validation {
+                held_out_explained: PerComponent::of(
+                    d.components
+                        .iter()
+                        .map(|c| c.stability.held_out.map(|h| h.explained))
+                        .collect(),
+                ),
+                folds: FOLDS,
+            }),
+            dropped: d
+                .components
+                .iter()
+                .enumerate()
+                .flat_map(|(c, k)| dropped(&k.fit, layer(c)))
+                .collect(),
         }
     }
 
@@ -315,11 +404,30 @@ fn component_summary(s: &mut String, c: &ComponentDiscovery) {
             c.fit.iterations
         );
     }
+    if let Some(why) = &c.unsupported {
+        let _ = writeln!(s, "            {why}");
+    }
     let expected = Equation::from_pairs(&format!("{}_t error", c.name), &c.expected);
-    let _ = writeln!(s, "expected    {expected}");
+    if !c.expected.is_empty() {
+        let _ = writeln!(s, "expected    {expected}");
+    }
+    if let Some(h) = c.stability.held_out {
+        let _ = writeln!(
+            s,
+            "held-out    {:.2} % of the increment explained on unseen pairs (gain {})",
+            100.0 * h.explained,
+            crate::regression::resample::gain_text(h.gain_z)
+        );
+    }
+    for d in &c.fit.dropped {
+        let _ = writeln!(s, "dropped     `{}`: {}", d.name, d.reason);
+    }
+    if c.expected.is_empty() && c.fit.retained.is_empty() {
+        return;
+    }
     let _ = writeln!(
         s,
-        "\n  term           expected    discovered     ± std       rel. error"
+        "\n  term           expected    discovered     ± std   inclusion   rel. error"
     );
     let mut names: Vec<&String> = c.expected.iter().map(|(t, _)| t).collect();
     for i in &c.fit.retained {
@@ -342,13 +450,22 @@ fn component_summary(s: &mut String, c: &ComponentDiscovery) {
             (None, Some(_)) => "spurious".into(),
             (None, None) => String::new(),
         };
+        let inclusion = c
+            .stability
+            .inclusion
+            .as_ref()
+            .zip(c.fit.names.iter().position(|n| n == name))
+            .filter(|_| found.is_some())
+            .map(|(f, i)| format!("{:.0} %", 100.0 * f[i]))
+            .unwrap_or_default();
         let _ = writeln!(
             s,
-            "  {:<14} {:>10} {:>12} {:>11}   {}",
+            "  {:<14} {:>10} {:>12} {:>9} {:>11}   {}",
             name,
             exp.map(|e| format!("{e:.4}")).unwrap_or("-".into()),
             found.map(|(v, _)| format!("{v:.5}")).unwrap_or("-".into()),
             found.map(|(_, sd)| format!("{sd:.1e}")).unwrap_or_default(),
+            inclusion,
             rel
         );
     }

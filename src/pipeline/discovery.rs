@@ -33,6 +33,10 @@ pub struct ComponentDiscovery {
     pub prune_alpha: f64,
     /// Whether it was chosen from the sweep (`prune_alpha = "auto"`).
     pub automatic: bool,
+    /// The automatic choice found no term the data support, and why.
+    pub unsupported: Option<crate::regression::sweep::Unsupported>,
+    /// Inclusion frequencies and the held-out score of the chosen model.
+    pub stability: crate::regression::resample::Stability,
 }
 
 /// Forecast skill of the imperfect and corrected models against the truth.

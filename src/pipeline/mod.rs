@@ -14,8 +14,9 @@ use crate::case::{Case, PruneAlpha};
 use crate::error::{MedidaError, Result};
 use crate::regression::equation::Equation;
 use crate::regression::normal_equations::NormalEquations;
+use crate::regression::resample::Blocks;
 use crate::regression::rvm::{RvmFit, RvmSettings};
-use crate::regression::sweep::{choose_model, log_thresholds, threshold_sweep, SWEEP};
+use crate::regression::sweep::{select, Selection};
 use crate::systems::{Correction, FirstPair, Forecast, Rows, System, Value};
 use analysis::{estimate_states, EnsembleFilter, Estimate};
 pub use discovery::{ComponentDiscovery, Discovery, ForecastSkill, Sample, Timings};
@@ -96,8 +97,9 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: &dyn Fn(&str)) -> R
 
     progress("regression");
     let clock = Instant::now();
-    let choice = case.regression.prune_alpha(system.default_prune_alpha());
-    let (mut fits, sweeps, thresholds) = regress(case, choice, &accumulated.stats)?;
+    let choice = case.regression.prune_alpha();
+    let selections = regress(case, choice, &accumulated.stats)?;
+    let mut fits: Vec<RvmFit> = selections.iter().map(|s| s.fit.clone()).collect();
     if !accumulated.kept.is_empty() && fits.iter().any(|f| !f.retained.is_empty()) {
         progress("refinement");
         refine::refine(
@@ -124,21 +126,20 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: &dyn Fn(&str)) -> R
         .components()
         .into_iter()
         .zip(fits)
-        .zip(sweeps)
-        .zip(thresholds)
+        .zip(selections)
         .enumerate()
-        .map(
-            |(c, (((name, fit), sweep), prune_alpha))| ComponentDiscovery {
-                equation: Equation::from_fit(&format!("{name}_t error"), &fit),
-                name,
-                fit,
-                expected: expected.get(c).cloned().unwrap_or_default(),
-                corrected: corrected[c].clone(),
-                sweep,
-                prune_alpha,
-                automatic: choice == PruneAlpha::Auto,
-            },
-        )
+        .map(|(c, ((name, fit), selection))| ComponentDiscovery {
+            equation: Equation::from_fit(&format!("{name}_t error"), &fit),
+            name,
+            fit,
+            expected: expected.get(c).cloned().unwrap_or_default(),
+            corrected: corrected[c].clone(),
+            sweep: selection.sweep,
+            prune_alpha: selection.prune_alpha,
+            automatic: choice == PruneAlpha::Auto,
+            unsupported: selection.unsupported,
+            stability: selection.stability,
+        })
         .collect();
     Ok(Discovery {
         name: case.name.clone(),
@@ -211,9 +212,11 @@ fn state_of_stacked<S: System>(system: &mut S, stacked: &[f64]) -> Result<Vec<S:
     Ok(state)
 }
 
-/// Normal equations of every component over the same columns.
+/// Normal equations of every component over the same columns, in total and by blocks of
+/// pairs (for the bootstrap and the held-out score).
 pub struct NormalEquationsPerComponent {
     pub components: Vec<NormalEquations>,
+    pub blocks: Vec<Blocks>,
 }
 
 impl NormalEquationsPerComponent {
@@ -222,15 +225,38 @@ impl NormalEquationsPerComponent {
             components: (0..components)
                 .map(|_| NormalEquations::new(names.to_vec()))
                 .collect(),
+            blocks: (0..components)
+                .map(|_| Blocks::new(names.to_vec()))
+                .collect(),
         }
     }
 
+    /// Adds rows to the totals only.
     pub fn add(&mut self, rows: Rows) -> Result<()> {
         for (stats, target) in self.components.iter_mut().zip(&rows.targets) {
             stats.add(
                 rows.columns.view(),
                 ndarray::ArrayView1::from(target.as_slice()),
             )?;
+        }
+        Ok(())
+    }
+
+    /// Adds the rows of pair `k` of `pairs` to the totals and to its block.
+    pub fn add_pair(&mut self, k: usize, pairs: usize, rows: Rows) -> Result<()> {
+        for ((total, blocks), target) in self
+            .components
+            .iter_mut()
+            .zip(self.blocks.iter_mut())
+            .zip(&rows.targets)
+        {
+            let mut stats = NormalEquations::new(total.names().to_vec());
+            stats.add(
+                rows.columns.view(),
+                ndarray::ArrayView1::from(target.as_slice()),
+            )?;
+            total.merge(&stats)?;
+            blocks.add(k, pairs, &stats)?;
         }
         Ok(())
     }
@@ -303,7 +329,7 @@ fn accumulate<S: System>(
             estimate.start.last().expect("a start level")
         };
         let columns = system.columns(library_state)?;
-        stats.add(system.rows(&columns, &increment, forecaster)?)?;
+        stats.add_pair(k, pairs, system.rows(&columns, &increment, forecaster)?)?;
         if k == 0 {
             first = Some(FirstPair {
                 start: estimate.start.last().expect("a start level").clone(),
@@ -345,33 +371,19 @@ where
 }
 
 /// Per component: the threshold sweep and the chosen fit.
-#[allow(clippy::type_complexity)]
 fn regress(
     case: &Case,
     choice: PruneAlpha,
     stats: &NormalEquationsPerComponent,
-) -> Result<(
-    Vec<RvmFit>,
-    Vec<Vec<crate::regression::sweep::SweepPoint>>,
-    Vec<f64>,
-)> {
+) -> Result<Vec<Selection>> {
     let settings = RvmSettings {
         method: case.regression.rvm_method()?,
         tolerance: case.regression.tolerance,
         ..RvmSettings::default()
     };
-    let (low, high, count) = SWEEP;
-    let thresholds = log_thresholds(low, high, count);
-    let mut fits = Vec::new();
-    let mut sweeps = Vec::new();
-    let mut chosen = Vec::new();
-    for stats in &stats.components {
-        let sweep = threshold_sweep(stats, &settings, &thresholds)?;
-        let (prune_alpha, fit) =
-            choose_model(stats, &settings, choice, case.regression.knee, &sweep)?;
-        fits.push(fit);
-        sweeps.push(sweep);
-        chosen.push(prune_alpha);
-    }
-    Ok((fits, sweeps, chosen))
+    stats
+        .blocks
+        .iter()
+        .map(|blocks| select(blocks, &settings, choice, case.regression.knee, case.seed))
+        .collect()
 }

@@ -264,7 +264,6 @@ impl NormalEquations {
         MedidaError::Data("the block's statistics overflowed: values too large to square".into())
     }
 
-    /// Merges statistics accumulated elsewhere (e.g. on another thread).
     /// Centred least squares of the target on the columns `support`; None when the system
     /// is singular or not finite.
     pub fn least_squares_on(&self, support: &[usize]) -> Option<Vec<f64>> {
@@ -288,6 +287,20 @@ impl NormalEquations {
             .then(|| solution.iter().copied().collect())
     }
 
+    /// Adds `weight` copies of other statistics over the same terms (a bootstrap draw);
+    /// retained rows are not copied.
+    pub fn merge_scaled(&mut self, other: &NormalEquations, weight: usize) {
+        debug_assert_eq!(self.names, other.names);
+        let w = weight as f64;
+        self.gram.scaled_add(w, &other.gram);
+        self.projection.scaled_add(w, &other.projection);
+        self.target_square += w * other.target_square;
+        self.column_sums.scaled_add(w, &other.column_sums);
+        self.target_sum += w * other.target_sum;
+        self.rows += weight * other.rows;
+    }
+
+    /// Merges statistics accumulated elsewhere (e.g. on another thread).
     pub fn merge(&mut self, other: &NormalEquations) -> Result<()> {
         if other.names != self.names {
             return Err(MedidaError::Data(

@@ -8,9 +8,11 @@
 //! - `Fast`: Tipping & Faul (2003), one basis at a time added, re-estimated or deleted by its
 //!   sparsity and quality factors.
 //!
-//! Columns are centred and scaled to unit standard deviation internally (the target only
-//! centred), so `prune_alpha` reads in the target's units: a term is pruned when its typical
-//! contribution std(column)·|w| falls below about 1/√prune_alpha. Coefficients and their
+//! Columns and the target are centred and scaled to unit standard deviation internally, so
+//! the fit is free of units: scaling the target or any column by a positive factor scales
+//! the coefficients and their std by the same factor and changes nothing else, and
+//! `prune_alpha` is dimensionless: a term is pruned when its typical contribution
+//! std(column)·|w| falls below about std(target)/√prune_alpha. Coefficients and their
 //! posterior standard deviations are reported in physical units. Σ comes from Cholesky
 //! factorisations, never from an explicit inverse of the Gram matrix.
 
@@ -40,11 +42,14 @@ impl FromStr for RvmMethod {
     }
 }
 
-/// Settings of the regression; defaults are the KS paper's (prune α > 1e2, tolerance 0.1).
+/// Settings of one fit at a fixed threshold. The default threshold, 1e4, prunes a term whose
+/// typical contribution is below 1 % of the target's spread; runs and `medida fit` choose the
+/// threshold from the data instead ([`crate::regression::sweep::PruneAlpha::Auto`]).
 #[derive(Clone, Debug)]
 pub struct RvmSettings {
     pub method: RvmMethod,
-    /// Weights whose precision α exceeds this are pruned (α acts on standardised weights).
+    /// Weights whose precision α exceeds this are pruned (dimensionless: α acts on the
+    /// weights of standardised columns and target).
     pub prune_alpha: f64,
     /// Re-estimation converges when max |Δα| over the retained weights is below this.
     pub tolerance: f64,
@@ -57,7 +62,7 @@ impl Default for RvmSettings {
     fn default() -> Self {
         RvmSettings {
             method: RvmMethod::Reestimate,
-            prune_alpha: 1e2,
+            prune_alpha: 1e4,
             tolerance: 0.1,
             max_iterations: 10_000,
             center: true,
@@ -97,12 +102,42 @@ pub struct RvmFit {
     pub iterations: usize,
     pub converged: bool,
     pub rows: usize,
+    /// Mean and variance of the target (the empty model's intercept and noise).
+    pub target_mean: f64,
+    pub target_variance: f64,
 }
 
 impl RvmFit {
     /// Noise standard deviation β^{-1/2} in physical units.
     pub fn noise_std(&self) -> f64 {
         1.0 / self.noise_precision.sqrt()
+    }
+
+    /// The same fit with every term pruned: the empty model, its noise the target's spread.
+    pub fn without_terms(&self) -> RvmFit {
+        let p = self.names.len();
+        // A constant target (round-off spread) is fitted exactly by the intercept.
+        let own = self.target_variance + self.target_mean * self.target_mean;
+        let variance = if self.target_variance > 1e-28 * own {
+            self.target_variance
+        } else {
+            0.0
+        };
+        RvmFit {
+            coefficients: vec![0.0; p],
+            std: vec![0.0; p],
+            alpha: vec![f64::INFINITY; p],
+            retained: Vec::new(),
+            intercept: self.target_mean,
+            noise_precision: if variance > 0.0 {
+                1.0 / variance
+            } else {
+                f64::INFINITY
+            },
+            log_evidence: f64::NAN,
+            normalised_error: if variance > 0.0 { 1.0 } else { 0.0 },
+            ..self.clone()
+        }
     }
 
     /// (name, coefficient, std) of the retained terms.
@@ -135,8 +170,8 @@ impl RvmFit {
     }
 }
 
-/// The centred and standardised problem: φ_s = (φ − μ)/s_φ, y_s = y − ȳ (target_scale
-/// keeps its spread for relative tolerances only).
+/// The centred and standardised problem: φ_s = (φ − μ)/s_φ, y_s = (y − ȳ)/s_y, so that
+/// y_sᵀy_s = N; `target_scale` = s_y converts back to physical units.
 struct Standardised {
     /// Original indices of the kept columns.
     kept: Vec<usize>,
@@ -178,6 +213,12 @@ fn standardise(
     for j in 0..p {
         // A column whose spread is round-off relative to its own size carries no information.
         let own = (stats.gram[[j, j]] / n).sqrt();
+        if own == 0.0 {
+            return Err(MedidaError::Regression(format!(
+                "ill-posed library: column `{}` is identically zero on these data; remove it",
+                names[j]
+            )));
+        }
         if raw_scale[j] <= 1e-10 * own.max(1e-300) || raw_scale[j] <= 1e-300 || largest_raw == 0.0 {
             dropped.push(DroppedColumn {
                 index: j,
@@ -204,6 +245,16 @@ fn standardise(
         }
         kept.push(j);
     }
+    if kept.len() > stats.rows {
+        return Err(MedidaError::Regression(format!(
+            "ill-posed library: {} columns but only {} rows; use fewer terms or more data",
+            kept.len(),
+            stats.rows
+        )));
+    }
+    dependent_columns(&kept, names, |i, j| {
+        gram_c(i, j) / (n * raw_scale[i] * raw_scale[j])
+    })?;
     let target_scale = (target_c.max(0.0) / n).sqrt();
     let target_own = (stats.target_square / n).sqrt();
     if kept.is_empty() || target_scale <= 1e-14 * target_own.max(1e-300) || target_scale == 0.0 {
@@ -214,7 +265,9 @@ fn standardise(
         let (i, j) = (kept[a], kept[b]);
         gram_c(i, j) / (raw_scale[i] * raw_scale[j])
     });
-    let projection = DVector::from_fn(k, |a, _| proj_c(kept[a]) / raw_scale[kept[a]]);
+    let projection = DVector::from_fn(k, |a, _| {
+        proj_c(kept[a]) / (raw_scale[kept[a]] * target_scale)
+    });
     Ok((
         Some(Standardised {
             column_scale: kept.iter().map(|&j| raw_scale[j]).collect(),
@@ -222,13 +275,80 @@ fn standardise(
             kept,
             gram,
             projection,
-            target_square: target_c,
+            target_square: target_c / (target_scale * target_scale),
             rows: n,
             target_scale,
             target_mean: y_mean,
         }),
         dropped,
     ))
+}
+
+/// A column whose variance left after regressing it on the earlier columns is below this
+/// fraction of its own is a linear combination of them (1 − R² < 1e-10).
+pub const DEPENDENT: f64 = 1e-10;
+
+/// Columns (in library order) that are linear combinations of earlier ones, found by a
+/// Cholesky factorisation of their correlation matrix in that order; an error naming them.
+fn dependent_columns(
+    kept: &[usize],
+    names: &[String],
+    correlation: impl Fn(usize, usize) -> f64,
+) -> Result<()> {
+    let k = kept.len();
+    let mut l = DMatrix::<f64>::zeros(k, k);
+    let mut independent: Vec<usize> = Vec::new();
+    let mut dependent: Vec<String> = Vec::new();
+    for a in 0..k {
+        // Row a of L against the independent columns so far; what is left is 1 − R².
+        let mut left = correlation(kept[a], kept[a]);
+        for (b_pos, &b) in independent.iter().enumerate() {
+            let mut v = correlation(kept[a], kept[b]);
+            for &c in &independent[..b_pos] {
+                v -= l[(a, c)] * l[(b, c)];
+            }
+            let value = v / l[(b, b)];
+            l[(a, b)] = value;
+            left -= value * value;
+        }
+        if left < DEPENDENT {
+            // Its coefficients on the independent columns: Lᵀβ = l (triangular, backwards).
+            let m = independent.len();
+            let mut beta = vec![0.0; m];
+            for p in (0..m).rev() {
+                let mut v = l[(a, independent[p])];
+                for q in p + 1..m {
+                    v -= l[(independent[q], independent[p])] * beta[q];
+                }
+                beta[p] = v / l[(independent[p], independent[p])];
+            }
+            let largest = beta.iter().fold(0.0f64, |x, b| x.max(b.abs()));
+            let partners: Vec<String> = independent
+                .iter()
+                .zip(&beta)
+                .filter(|(_, b)| b.abs() > 1e-6 * largest)
+                .map(|(&c, _)| format!("`{}`", names[kept[c]]))
+                .collect();
+            dependent.push(format!(
+                "`{}` = a combination of {} (1 − R² = {:.0e})",
+                names[kept[a]],
+                partners.join(", "),
+                left.max(0.0)
+            ));
+        } else {
+            l[(a, a)] = left.sqrt();
+            independent.push(a);
+        }
+    }
+    if dependent.is_empty() {
+        return Ok(());
+    }
+    Err(MedidaError::Regression(format!(
+        "ill-posed library: on these data {} of the {k} columns {} a linear combination of other columns: {}; remove one column of each combination, or add data that tell them apart",
+        dependent.len(),
+        if dependent.len() == 1 { "is" } else { "are" },
+        dependent.join("; "),
+    )))
 }
 
 /// Posterior of the weights of an active set: mean m, Σ's diagonal, log|H|, residual.
@@ -327,12 +447,11 @@ fn update_beta(problem: &Standardised, active: &[usize], alpha: &[f64], post: &P
         .enumerate()
         .map(|(a, &i)| 1.0 - alpha[i] * post.sigma_diag[a])
         .sum();
-    let max_beta = MAX_RELATIVE_PRECISION / problem.target_scale.powi(2);
-    ((problem.rows - gamma).max(1e-12) / post.residual).min(max_beta)
+    ((problem.rows - gamma).max(1e-12) / post.residual).min(MAX_RELATIVE_PRECISION)
 }
 
-/// Largest noise precision relative to 1/var(y): a relative noise level of 1e-7, so that
-/// noise-free data cannot drive β to overflow.
+/// Largest noise precision of the standardised target (whose variance is 1): a relative
+/// noise level of 1e-7, so that noise-free data cannot drive β to overflow.
 const MAX_RELATIVE_PRECISION: f64 = 1e14;
 
 /// Fits the RVM on accumulated statistics.
@@ -360,6 +479,13 @@ pub fn fit(stats: &NormalEquations, settings: &RvmSettings) -> Result<RvmFit> {
     }
     let p = stats.columns();
     let (problem, dropped) = standardise(stats, settings.center)?;
+    let n = stats.rows as f64;
+    let target_mean = if settings.center {
+        stats.target_sum / n
+    } else {
+        0.0
+    };
+    let target_variance = (stats.target_square / n - target_mean * target_mean).max(0.0);
     let mut fit = RvmFit {
         names: stats.names().to_vec(),
         coefficients: vec![0.0; p],
@@ -367,21 +493,20 @@ pub fn fit(stats: &NormalEquations, settings: &RvmSettings) -> Result<RvmFit> {
         alpha: vec![f64::INFINITY; p],
         retained: Vec::new(),
         dropped,
-        intercept: if settings.center {
-            stats.target_sum / stats.rows as f64
-        } else {
-            0.0
-        },
+        intercept: target_mean,
         noise_precision: f64::INFINITY,
         log_evidence: f64::NAN,
         normalised_error: 0.0,
         iterations: 0,
         converged: true,
         rows: stats.rows,
+        target_mean,
+        target_variance,
     };
-    // All-zero (or constant) target, or nothing left to fit with: the empty model is exact.
+    // Nothing left to fit with, or a constant target: the empty model, its noise the
+    // target's own spread (zero, exact, for a constant target).
     let Some(problem) = problem else {
-        return Ok(fit);
+        return Ok(fit.without_terms());
     };
     let (active, alpha, beta, iterations, converged) = match settings.method {
         RvmMethod::Reestimate => reestimate(&problem, settings)?,
@@ -396,7 +521,8 @@ pub fn fit(stats: &NormalEquations, settings: &RvmSettings) -> Result<RvmFit> {
     }
     let post = posterior(&problem, &active, &alpha, beta)?;
     fit.log_evidence = log_evidence(&problem, &active, &alpha, beta, &post);
-    fit.noise_precision = beta;
+    let unit = problem.target_scale;
+    fit.noise_precision = beta / (unit * unit);
     fit.normalised_error = post.residual / problem.target_square;
     let mut intercept = if settings.center {
         problem.target_mean
@@ -405,7 +531,7 @@ pub fn fit(stats: &NormalEquations, settings: &RvmSettings) -> Result<RvmFit> {
     };
     for (a, &i) in active.iter().enumerate() {
         let column = problem.kept[i];
-        let scale = 1.0 / problem.column_scale[i];
+        let scale = unit / problem.column_scale[i];
         fit.coefficients[column] = post.mean[a] * scale;
         fit.std[column] = post.sigma_diag[a].sqrt() * scale;
         fit.alpha[column] = alpha[i];
@@ -422,10 +548,9 @@ type Outcome = (Vec<usize>, Vec<f64>, f64, usize, bool);
 /// MacKay/Tipping re-estimation; α indexed by kept column, pruned ones set to ∞.
 fn reestimate(problem: &Standardised, settings: &RvmSettings) -> Result<Outcome> {
     let k = problem.kept.len();
-    // Prior std of each standardised weight = the target's spread; noise = its variance.
-    let variance = problem.target_scale.powi(2);
-    let mut alpha = vec![1.0 / variance; k];
-    let mut beta = 1.0 / variance;
+    // Prior std of each standardised weight = the target's spread, noise its variance: 1.
+    let mut alpha = vec![1.0; k];
+    let mut beta = 1.0;
     let mut active: Vec<usize> = (0..k).collect();
     for iteration in 1..=settings.max_iterations {
         let post = posterior(problem, &active, &alpha, beta)?;

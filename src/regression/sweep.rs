@@ -3,6 +3,7 @@
 
 use crate::error::Result;
 use crate::regression::normal_equations::NormalEquations;
+use crate::regression::resample::{stability, Blocks, HeldOut, Stability, MIN_GAIN_Z};
 use crate::regression::rvm::{fit, RvmFit, RvmSettings};
 
 #[derive(Clone, Debug)]
@@ -14,6 +15,15 @@ pub struct SweepPoint {
 impl SweepPoint {
     pub fn terms(&self) -> usize {
         self.fit.retained.len()
+    }
+
+    /// Names of the retained terms.
+    pub fn names(&self) -> Vec<String> {
+        self.fit
+            .retained
+            .iter()
+            .map(|&i| self.fit.names[i].clone())
+            .collect()
     }
 }
 
@@ -111,34 +121,124 @@ pub enum PruneAlpha {
 /// 10⁰ … 10¹⁰, two per decade.
 pub const SWEEP: (f64, f64, usize) = (1.0, 1e10, 21);
 
-/// The reported fit of a threshold choice and its threshold: a fixed threshold fitted anew,
-/// or the knee of `sweep` (with `knee` its tolerance); when no model of the sweep explains
-/// more than chance, its sparsest point (empty unless a term dominates even at α = 1).
-pub fn choose_model(
-    stats: &NormalEquations,
+/// The outcome of a threshold choice: the threshold, its fit, the sweep behind it, and how
+/// stable the choice is on resampled and held-out blocks.
+#[derive(Clone, Debug)]
+pub struct Selection {
+    pub prune_alpha: f64,
+    pub fit: RvmFit,
+    pub sweep: Vec<SweepPoint>,
+    pub stability: Stability,
+    /// Automatic choice only: the data support no term, so the empty model is reported.
+    pub unsupported: Option<Unsupported>,
+}
+
+/// Why the data support no term: the model the sweep would have chosen, or its best one.
+#[derive(Clone, Debug)]
+pub struct Unsupported {
+    pub best_terms: Vec<String>,
+    pub explained: f64,
+    pub f_statistic: f64,
+    /// Set when the model explained more than chance but failed on held-out blocks.
+    pub held_out: Option<HeldOut>,
+}
+
+impl std::fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "no term is supported by the data: ")?;
+        if self.best_terms.is_empty() {
+            return write!(f, "every threshold of the sweep prunes every term");
+        }
+        let terms = self.best_terms.join(", ");
+        let explained = 100.0 * self.explained;
+        match self.held_out {
+            Some(h) => write!(
+                f,
+                "the sweep's choice ({terms}) explains {explained:.2} % of the target but does not predict held-out data: {:.2} % explained there, a gain of {:.1} standard errors (at least {MIN_GAIN_Z} needed)",
+                100.0 * h.explained,
+                h.gain_z.unwrap_or(f64::NAN)
+            ),
+            None => write!(
+                f,
+                "the best model of the threshold sweep ({terms}) explains {explained:.2} % of the target, F = {:.2} (chance gives about 1; at least {MIN_F_STATISTIC} is needed)",
+                self.f_statistic
+            ),
+        }
+    }
+}
+
+/// The sweep over [`SWEEP`] and the threshold choice on the blocks' total: a fixed
+/// threshold fitted anew, or the knee of the sweep (with `knee` its tolerance). The
+/// automatic choice is the empty model when no model of the sweep explains more than chance
+/// (F below [`MIN_F_STATISTIC`]) or when the knee's model does not predict held-out blocks
+/// ([`HeldOut::supports`]); `unsupported` then says why. `seed` drives the bootstrap.
+pub fn select(
+    blocks: &Blocks,
     settings: &RvmSettings,
     choice: PruneAlpha,
     knee: f64,
-    sweep: &[SweepPoint],
-) -> Result<(f64, RvmFit)> {
-    match choice {
-        PruneAlpha::Fixed(prune_alpha) => Ok((
+    seed: u64,
+) -> Result<Selection> {
+    let stats = blocks.total();
+    let (low, high, count) = SWEEP;
+    let sweep = threshold_sweep(&stats, settings, &log_thresholds(low, high, count))?;
+    let (prune_alpha, fit) = match choice {
+        PruneAlpha::Fixed(prune_alpha) => (
             prune_alpha,
             fit(
-                stats,
+                &stats,
                 &RvmSettings {
                     prune_alpha,
                     ..settings.clone()
                 },
             )?,
-        )),
-        PruneAlpha::Auto => {
-            let i = select_knee(sweep, knee).unwrap_or_else(|| {
-                (0..sweep.len())
-                    .min_by_key(|&i| sweep[i].terms())
-                    .expect("a non-empty sweep")
-            });
-            Ok((sweep[i].prune_alpha, sweep[i].fit.clone()))
-        }
+        ),
+        PruneAlpha::Auto => match select_knee(&sweep, knee) {
+            Some(i) => (sweep[i].prune_alpha, sweep[i].fit.clone()),
+            None => {
+                // The most explaining fit of the sweep is the evidence against every term.
+                let best = sweep
+                    .iter()
+                    .filter(|p| p.terms() > 0)
+                    .min_by(|a, b| a.fit.normalised_error.total_cmp(&b.fit.normalised_error));
+                let unsupported = Unsupported {
+                    best_terms: best.map_or(Vec::new(), |p| p.names()),
+                    explained: best.map_or(0.0, |p| 1.0 - p.fit.normalised_error),
+                    f_statistic: best.map_or(0.0, f_statistic),
+                    held_out: None,
+                };
+                return Ok(Selection {
+                    prune_alpha: sweep[0].prune_alpha,
+                    fit: sweep[0].fit.without_terms(),
+                    sweep,
+                    stability: Stability::default(),
+                    unsupported: Some(unsupported),
+                });
+            }
+        },
+    };
+    let stability = stability(blocks, settings, prune_alpha, seed)?;
+    let failed = stability.held_out.filter(|h| !h.supports());
+    if let (PruneAlpha::Auto, Some(held_out)) = (choice, failed) {
+        let point = SweepPoint { prune_alpha, fit };
+        return Ok(Selection {
+            prune_alpha,
+            unsupported: Some(Unsupported {
+                best_terms: point.names(),
+                explained: 1.0 - point.fit.normalised_error,
+                f_statistic: f_statistic(&point),
+                held_out: Some(held_out),
+            }),
+            fit: point.fit.without_terms(),
+            sweep,
+            stability,
+        });
     }
+    Ok(Selection {
+        prune_alpha,
+        fit,
+        sweep,
+        stability,
+        unsupported: None,
+    })
 }

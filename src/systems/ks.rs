@@ -5,7 +5,7 @@
 //! floor (or the modes the sensors determine).
 
 use crate::assimilation::Geometry;
-use crate::case::{section, Case, Projection, PruneAlpha, SystemSections};
+use crate::case::{section, Case, Projection, SystemSections};
 use crate::error::{MedidaError, Result};
 use crate::library::rows::{
     apply_multiplier, low_pass, noise_floor_modes, project_sample, propagator,
@@ -449,9 +449,6 @@ impl System for Ks {
     }
     fn dt(&self) -> f64 {
         self.settings.model.dt
-    }
-    fn default_prune_alpha(&self) -> PruneAlpha {
-        PruneAlpha::Fixed(1e2)
     }
     fn library_names(&self) -> Vec<String> {
         self.library.names()

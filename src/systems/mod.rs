@@ -9,7 +9,7 @@ pub mod ks;
 pub mod qg;
 
 use crate::assimilation::Geometry;
-use crate::case::{Case, PruneAlpha, SystemSections};
+use crate::case::{Case, SystemSections};
 use crate::error::Result;
 use crate::pipeline::discovery::Sample;
 use ndarray::Array2;
@@ -108,8 +108,6 @@ pub trait System: Sync {
     fn geometry(&self) -> Geometry;
     /// The forecast step.
     fn dt(&self) -> f64;
-    /// The threshold choice where the case gives none.
-    fn default_prune_alpha(&self) -> PruneAlpha;
     /// Library column names.
     fn library_names(&self) -> Vec<String>;
     /// Checks that need no data (e.g. enough rows for the library), before the truth run.

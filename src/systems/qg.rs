@@ -7,7 +7,7 @@
 //! truth's values, so the expected error per layer is truth − model, term by term.
 
 use crate::assimilation::Geometry;
-use crate::case::{section, Case, Projection, PruneAlpha, SystemSections, Threshold};
+use crate::case::{section, Case, Projection, SystemSections, Threshold};
 use crate::error::{MedidaError, Result};
 use crate::library::rows::{disc_filter, EdgeCut};
 use crate::library::terms_2d::{QgColumn, QgLibrary, DEFAULT_QG_TERMS};
@@ -709,9 +709,6 @@ impl System for Qg {
     }
     fn dt(&self) -> f64 {
         self.settings.truth.dt
-    }
-    fn default_prune_alpha(&self) -> PruneAlpha {
-        PruneAlpha::Auto
     }
     fn library_names(&self) -> Vec<String> {
         self.library.names().to_vec()
