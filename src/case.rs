@@ -36,8 +36,7 @@ struct CaseFile {
     seed: u64,
     #[serde(default)]
     system: toml::Table,
-    #[serde(default)]
-    truth: toml::Table,
+    truth: Option<toml::Table>,
     #[serde(default)]
     model: toml::Table,
     #[serde(default)]
@@ -82,13 +81,42 @@ pub enum Operator {
     Random { random: usize },
 }
 
-/// `[observations]`: how many pairs, how noisy, where the sensors are.
+/// `observations.noise`: a number, or `"auto"` (estimated from a file's data).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Noise {
+    Given(f64),
+    Auto,
+}
+
+impl<'de> Deserialize<'de> for Noise {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        match Threshold::deserialize(d)? {
+            Threshold::Fixed(v) => Ok(Noise::Given(v)),
+            Threshold::Named(n) if n == "auto" => Ok(Noise::Auto),
+            Threshold::Named(n) => Err(serde::de::Error::custom(format!(
+                "`{n}`: observations.noise is a number or \"auto\""
+            ))),
+        }
+    }
+}
+
+/// `[observations]`: how many pairs, how noisy, where the sensors are, or the file that
+/// holds them.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Observations {
+    /// Twin experiments: the number of pairs. From a file: 0 = every pair it holds, n = n
+    /// pairs spread evenly over them.
     pub pairs: usize,
-    /// Std of the noise / std of the observed field at that time (0 = exact).
-    pub noise: f64,
+    /// Std of the noise / std of the observed field at that time (0 = exact); `"auto"`
+    /// (files only) estimates it from the data.
+    pub noise: Noise,
+    /// Observations from a `.npz` file instead of a simulated truth (path relative to the
+    /// case file).
+    pub file: Option<std::path::PathBuf>,
+    /// Time between the two observations of a pair: `"auto"` or a whole number of model
+    /// steps (today: one model step).
+    pub interval: Option<Threshold>,
     /// `"full"`, `{ every = k }` or `{ random = n }` grid points.
     pub operator: Operator,
     /// Fraction of grid points with a sensor, in (0, 1]: the same as `{ random = n }` with
@@ -100,7 +128,9 @@ impl Default for Observations {
     fn default() -> Self {
         Observations {
             pairs: 10,
-            noise: 0.01,
+            noise: Noise::Given(0.01),
+            file: None,
+            interval: None,
             operator: Operator::Named("full".into()),
             fraction: 1.0,
         }
@@ -307,16 +337,43 @@ impl Case {
     /// Reads and validates a case file; errors name the file and the key.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| MedidaError::io(path, e))?;
-        Self::from_toml(&text).map_err(|e| MedidaError::Config(format!("{}: {e}", path.display())))
+        let mut case = Self::from_toml(&text)
+            .map_err(|e| MedidaError::Config(format!("{}: {e}", path.display())))?;
+        // An observation file is relative to the case file.
+        if let Some(file) = &case.observations.file {
+            if file.is_relative() {
+                let dir = path.parent().unwrap_or(Path::new("."));
+                case.observations.file = Some(dir.join(file));
+            }
+        }
+        Ok(case)
+    }
+
+    /// The noise level as given (a number); `"auto"` has none until a file's data are read.
+    pub fn given_noise(&self) -> Option<f64> {
+        match self.observations.noise {
+            Noise::Given(v) => Some(v),
+            Noise::Auto => None,
+        }
+    }
+
+    /// The noise level of a twin experiment (validated: a number).
+    pub fn noise(&self) -> f64 {
+        self.given_noise().unwrap_or(0.0)
     }
 
     pub fn from_toml(text: &str) -> Result<Self> {
         let file: CaseFile = toml::from_str(text).map_err(|e| {
             MedidaError::Config(e.message().to_string() + &location(text, e.span()))
         })?;
+        if file.truth.is_some() && file.observations.file.is_some() {
+            return Err(MedidaError::Config(
+                "`[truth]` and `observations.file` exclude each other: observations from a file need no simulated truth; remove the `[truth]` section".into(),
+            ));
+        }
         let sections = SystemSections {
             system: file.system,
-            truth: file.truth,
+            truth: file.truth.unwrap_or_default(),
             model: file.model,
             interpolation: file.interpolation,
         };
@@ -337,11 +394,40 @@ impl Case {
     pub fn validate(&self) -> Result<()> {
         let bad = |key: &str, why: String| Err(MedidaError::Config(format!("`{key}`: {why}")));
         let o = &self.observations;
-        if o.pairs == 0 {
+        if o.pairs == 0 && o.file.is_none() {
             return bad("observations.pairs", "need at least one sample pair".into());
         }
-        if !(o.noise.is_finite() && o.noise >= 0.0) {
-            return bad("observations.noise", format!("{}: must be ≥ 0", o.noise));
+        match o.noise {
+            Noise::Given(v) if !(v.is_finite() && v >= 0.0) => {
+                return bad("observations.noise", format!("{v}: must be ≥ 0"));
+            }
+            Noise::Auto if o.file.is_none() => {
+                return bad(
+                    "observations.noise",
+                    "\"auto\" estimates the noise from observation files (`observations.file`); a twin experiment needs the noise it adds as a number".into(),
+                );
+            }
+            _ => {}
+        }
+        match &o.interval {
+            None => {}
+            Some(Threshold::Named(n)) if n == "auto" => {}
+            Some(Threshold::Fixed(v)) if (v / self.system.dt() - 1.0).abs() < 1e-9 => {}
+            Some(other) => {
+                return bad(
+                    "observations.interval",
+                    format!(
+                        "{other:?}: pairs are one model step apart today (`\"auto\"` or model.dt = {}); longer windows are not implemented yet",
+                        self.system.dt()
+                    ),
+                );
+            }
+        }
+        if o.file.is_some() && (o.operator != Operator::Named("full".into()) || o.fraction < 1.0) {
+            return bad(
+                "observations.operator",
+                "observations from a file say where they were made themselves (NaN = not observed); remove `operator` and `fraction`".into(),
+            );
         }
         if !(o.fraction > 0.0 && o.fraction <= 1.0) {
             return bad(
@@ -367,7 +453,7 @@ impl Case {
                     format!("{} members: an ensemble filter needs at least 2", a.members),
                 );
             }
-            if o.noise <= 0.0 {
+            if o.noise == Noise::Given(0.0) {
                 return bad(
                     "assimilation.method",
                     format!(

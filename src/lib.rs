@@ -25,4 +25,4 @@ pub mod systems;
 pub use case::Case;
 pub use error::{MedidaError, Result};
 pub use pipeline::discovery::Discovery;
-pub use systems::run;
+pub use systems::{run, simulate};

@@ -43,6 +43,15 @@ enum Command {
     },
     /// List the built-in cases in data/.
     Cases,
+    /// Write the observations a twin experiment makes (noise added, NaN where no sensor is)
+    /// as an observation file: rerun it with `[observations] file = ...` and no [truth].
+    Simulate {
+        case: String,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        quiet: bool,
+    },
     /// The regression alone on a matrix from an .npz file.
     Fit {
         data: PathBuf,
@@ -205,6 +214,25 @@ fn run(
     Ok(discovery.outcome())
 }
 
+fn simulate_command(case: &str, out: &Path, quiet: bool) -> Result<(), MedidaError> {
+    let path = resolve_case(case)?;
+    let case = Case::from_file(&path)?;
+    let bar = progress_bar(quiet);
+    let progress = |stage: &str| bar.set_message(stage.to_string());
+    let result = medida::simulate(&case, out, &progress)
+        .map_err(|e| MedidaError::Config(format!("{}: {e}", path.display())));
+    bar.finish_and_clear();
+    let snapshots = result?;
+    println!(
+        "wrote {} snapshots of {} to {} (rerun with [observations] file = \"{}\" and no [truth] section)",
+        snapshots,
+        case.name,
+        out.display(),
+        out.display()
+    );
+    Ok(())
+}
+
 fn progress_bar(quiet: bool) -> ProgressBar {
     if quiet || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
@@ -347,6 +375,7 @@ fn main() {
             plots,
             quiet,
         } => run_many(&cases, json, plots, quiet),
+        Command::Simulate { case, out, quiet } => simulate_command(&case, &out, quiet),
         Command::Cases => {
             for (name, path) in builtin_cases() {
                 let rel = path

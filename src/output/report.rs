@@ -2,7 +2,7 @@
 //! (terms of a multi-component system carry their `layer`, 1-based).
 
 use crate::error::{MedidaError, Result};
-use crate::pipeline::discovery::{ComponentDiscovery, Discovery, ForecastSkill};
+use crate::pipeline::discovery::{ComponentDiscovery, Discovery, FileValidation, ForecastSkill};
 use crate::regression::equation::Equation;
 use crate::regression::resample::{Stability, FOLDS};
 use crate::regression::rvm::RvmFit;
@@ -66,6 +66,8 @@ impl<T> PerComponent<T> {
 
 #[derive(Serialize)]
 pub struct ObservationReport {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
     pub sensors: Option<usize>,
     pub noise: f64,
     pub interpolation: Option<String>,
@@ -107,6 +109,9 @@ pub struct Report {
     pub unsupported: Option<PerComponent<Option<String>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub validation: Option<Validation>,
+    /// `observations.noise = "auto"`: the noise level estimated from the file's data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noise_estimate: Option<f64>,
     /// Library columns left out of the regression, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dropped: Vec<DroppedReport>,
@@ -119,6 +124,17 @@ pub struct Validation {
     /// rows blocks for `medida fit`); null with a single pair.
     pub held_out_explained: PerComponent<Option<f64>>,
     pub folds: usize,
+    /// Observation files: the imperfect and corrected models' relative forecast errors
+    /// against the file's later snapshots (times after the first pair's start).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<ForecastValidation>,
+}
+
+#[derive(Serialize)]
+pub struct ForecastValidation {
+    pub times: Vec<f64>,
+    pub imperfect_error: Vec<f64>,
+    pub corrected_error: Vec<f64>,
 }
 
 #[derive(Serialize)]
@@ -202,7 +218,9 @@ impl Report {
             validation: Some(Validation {
                 held_out_explained: PerComponent::One(stability.held_out.map(|h| h.explained)),
                 folds: FOLDS,
+                forecast: None,
             }),
+            noise_estimate: None,
             dropped: dropped(fit, None),
         }
     }
@@ -250,6 +268,7 @@ impl Report {
             )),
             projection_modes: d.projection_modes,
             observations: Some(ObservationReport {
+                file: d.file.as_ref().map(|f| f.path.clone()),
                 sensors: d.sensors.as_ref().map(|s| s.len()),
                 noise: d.noise,
                 interpolation: d.interpolator.clone(),
@@ -277,7 +296,13 @@ impl Report {
                         .collect(),
                 ),
                 folds: FOLDS,
+                forecast: d.file.as_ref().map(|f| ForecastValidation {
+                    times: f.times.clone(),
+                    imperfect_error: f.imperfect_error.clone(),
+                    corrected_error: f.corrected_error.clone(),
+                }),
             }),
+            noise_estimate: d.file.as_ref().and_then(|f| f.noise_estimate),
             dropped: d
                 .components
                 .iter()
@@ -311,8 +336,56 @@ fn skill_report(s: &ForecastSkill) -> SkillReport {
     }
 }
 
+/// The forecasts against a file's later snapshots, a few of them.
+fn file_summary(s: &mut String, f: &FileValidation) {
+    if f.times.is_empty() {
+        let _ = writeln!(
+            s,
+            "validation       the file has no snapshot after the first pair within the forecast horizon"
+        );
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "validation       relative forecast error against the file's later snapshots (from the first pair's start):"
+    );
+    let shown: Vec<usize> = if f.times.len() <= 5 {
+        (0..f.times.len()).collect()
+    } else {
+        (0..5).map(|k| k * (f.times.len() - 1) / 4).collect()
+    };
+    for i in shown {
+        let _ = writeln!(
+            s,
+            "                 t + {:<8.3} imperfect {:.2e}, corrected {:.2e}",
+            f.times[i], f.imperfect_error[i], f.corrected_error[i]
+        );
+    }
+    if let Some(why) = &f.corrected_failure {
+        let _ = writeln!(s, "                 (corrected forecast stopped: {why})");
+    }
+}
+
 /// How the data were observed and estimated, in words.
 fn observation_summary(d: &Discovery) -> String {
+    if let Some(f) = &d.file {
+        let noise = match f.noise_estimate {
+            Some(v) => format!("noise estimated from the data: {v:.4} × std"),
+            None => format!("noise {} × std (given)", d.noise),
+        };
+        let mut s = format!(
+            "observations from {} ({} of its {} pairs at the model's step), {noise}",
+            f.path, d.pairs, f.pairs_available
+        );
+        if let Some(p) = &d.sensors {
+            let _ = write!(s, ", {} points observed", p.len());
+        }
+        if let Some(i) = &d.interpolator {
+            let _ = write!(s, ", interpolation {i}");
+        }
+        let _ = write!(s, ", assimilation: {}", d.assimilation);
+        return s;
+    }
     let mut s = match (&d.sensors, d.noise) {
         (None, 0.0) => "full exact observations".to_string(),
         (None, n) => format!("full observations, noise {n} × std"),
@@ -357,6 +430,9 @@ pub fn summary(d: &Discovery) -> String {
     for c in &d.components {
         let corrected = Equation::from_pairs(&format!("{}_t", c.name), &c.corrected);
         let _ = writeln!(s, "corrected model  {corrected}");
+    }
+    if let Some(f) = &d.file {
+        file_summary(&mut s, f);
     }
     if let Some(skill) = &d.skill {
         let fmt = |t: Option<f64>| {
@@ -447,6 +523,7 @@ fn component_summary(s: &mut String, c: &ComponentDiscovery) {
         let rel = match (exp, found) {
             (Some(e), Some((v, _))) => format!("{:.3} %", 100.0 * (v - e).abs() / e.abs()),
             (Some(_), None) => "missed".into(),
+            (None, Some(_)) if c.expected.is_empty() => String::new(),
             (None, Some(_)) => "spurious".into(),
             (None, None) => String::new(),
         };

@@ -103,6 +103,24 @@ pub struct Discovery {
     pub seconds: Timings,
     pub skill: Option<ForecastSkill>,
     pub sample: Option<Sample>,
+    /// Observations from a file: where, and the forecasts against its later snapshots.
+    pub file: Option<FileValidation>,
+}
+
+/// A run from an observation file: the file, the noise estimate, and the forecast errors of
+/// the imperfect and corrected models against the file's later snapshots (relative errors
+/// ‖forecast − observed‖/‖observed‖ over the observed points).
+#[derive(Clone, Debug)]
+pub struct FileValidation {
+    pub path: String,
+    pub pairs_available: usize,
+    pub noise_estimate: Option<f64>,
+    /// Times after the forecast start (the first pair's start).
+    pub times: Vec<f64>,
+    pub imperfect_error: Vec<f64>,
+    pub corrected_error: Vec<f64>,
+    /// Why the corrected forecast stopped early, if it did.
+    pub corrected_failure: Option<String>,
 }
 
 impl Discovery {

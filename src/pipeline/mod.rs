@@ -6,6 +6,7 @@
 
 pub mod analysis;
 pub mod discovery;
+pub mod gather;
 pub mod observe;
 pub mod refine;
 pub mod skill;
@@ -18,9 +19,12 @@ use crate::regression::resample::Blocks;
 use crate::regression::rvm::{RvmFit, RvmSettings};
 use crate::regression::sweep::{select, Selection};
 use crate::systems::{Correction, FirstPair, Forecast, Rows, System, Value};
-use analysis::{estimate_states, EnsembleFilter, Estimate};
-pub use discovery::{ComponentDiscovery, Discovery, ForecastSkill, Sample, Timings};
-use observe::{observe_pairs, ObservedPair};
+use analysis::{EnsembleFilter, Estimate};
+pub use discovery::{
+    ComponentDiscovery, Discovery, FileValidation, ForecastSkill, Sample, Timings,
+};
+use gather::Gathered;
+use observe::ObservedPair;
 use std::time::Instant;
 
 /// A forecast that grew by more than this factor in one step has blown up (an explicit
@@ -30,34 +34,30 @@ pub const BLOW_UP: f64 = 1e6;
 /// Runs one case on one system end to end.
 pub fn run<S: System>(case: &Case, system: &mut S, progress: &dyn Fn(&str)) -> Result<Discovery> {
     let mut seconds = Timings::default();
-    let noise = case.observations.noise;
-    system.check_design(case.observations.pairs)?;
-    let sensors = case
-        .observations
-        .sensors(system.grid_points())?
-        .points(system.grid_points(), case.seed);
-
-    progress("truth run");
     let clock = Instant::now();
     let history = if case.assimilation.method.is_ensemble() {
         case.assimilation.cycles
     } else {
         0
     };
-    let truth = system.truth_pairs(case.observations.pairs, history)?;
+    let gathered = if case.observations.file.is_some() {
+        gather::from_file(case, system, history, progress)?
+    } else {
+        gather::twin(case, system, history, progress)?
+    };
+    let Gathered {
+        pairs: truth,
+        truth_known,
+        observed,
+        sensors,
+        mut estimates,
+        noise,
+        file,
+    } = gathered;
     seconds.truth = clock.elapsed().as_secs_f64();
-
     let clock = Instant::now();
-    let exact = noise == 0.0 && sensors.is_none();
-    let observed = (!exact).then(|| observe_pairs(system, &truth, noise, case.seed));
-    if sensors.is_some() {
-        progress(&format!(
-            "interpolating with {}",
-            system.interpolator_label()
-        ));
-    }
-    let mut estimates = estimate_states(system, &truth, observed.as_deref(), sensors.as_deref())?;
     let skill_start = estimates[0].start.last().expect("a start level").clone();
+    let validation_start = estimates[0].start.clone();
     let at_t: Vec<Vec<S::Value>> = estimates
         .iter()
         .map(|e| e.start.last().expect("a start level").clone())
@@ -114,13 +114,40 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: &dyn Fn(&str)) -> R
     progress("forecast skill");
     let clock = Instant::now();
     let correction = correction_of(&fits);
-    let skill = skill::forecast_skill(system, &correction, &skill_start);
+    let skill = if truth_known {
+        skill::forecast_skill(system, &correction, &skill_start)
+    } else {
+        None
+    };
+    let file = file.map(|source| {
+        let (imperfect_error, _) =
+            skill::forecast_against(system, &Correction::new(), &validation_start, &source.later);
+        let (corrected_error, corrected_failure) =
+            skill::forecast_against(system, &correction, &validation_start, &source.later);
+        FileValidation {
+            path: source.path.display().to_string(),
+            pairs_available: source.available,
+            noise_estimate: source.noise_estimate,
+            times: source
+                .later
+                .iter()
+                .map(|(steps, _)| *steps as f64 * system.dt())
+                .collect(),
+            imperfect_error,
+            corrected_error,
+            corrected_failure,
+        }
+    });
     seconds.skill = clock.elapsed().as_secs_f64();
     let sample = match &accumulated.first {
         Some(first) => Some(system.figures(&truth, first, &forecaster, &fits)?),
         None => None,
     };
-    let expected = system.expected();
+    let expected = if truth_known {
+        system.expected()
+    } else {
+        Vec::new()
+    };
     let corrected = system.corrected_model(&correction);
     let components = system
         .components()
@@ -161,6 +188,7 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: &dyn Fn(&str)) -> R
         seconds,
         skill,
         sample,
+        file,
     })
 }
 

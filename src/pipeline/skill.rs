@@ -1,8 +1,10 @@
 //! The forecast check: truth, imperfect and corrected models integrated from the same
 //! estimated state, and the time until each model's relative error reaches a threshold.
 
+use crate::error::Result;
 use crate::pipeline::discovery::ForecastSkill;
-use crate::systems::{Correction, Dynamics, System, Value};
+use crate::pipeline::observe::ObservedLevel;
+use crate::systems::{Correction, Dynamics, Forecast, System, Value};
 
 /// The relative error whose first crossing is the skill.
 pub const SKILL_THRESHOLD: f64 = 0.5;
@@ -59,4 +61,47 @@ pub fn forecast_skill<S: System>(
         corrected_error,
         corrected_failure,
     })
+}
+
+/// Relative errors of a model's forecast from `start` (its start levels) against later
+/// observations, (model steps after the start, snapshot) in increasing order, over the
+/// observed (non-NaN) points; stops (infinite errors after) when the model fails.
+pub fn forecast_against<S: System>(
+    system: &mut S,
+    correction: &Correction,
+    start: &[Vec<S::Value>],
+    later: &[(usize, ObservedLevel)],
+) -> (Vec<f64>, Option<String>) {
+    let mut errors = Vec::with_capacity(later.len());
+    let failure = (|| -> Result<()> {
+        let mut forecaster = system.forecaster(correction)?;
+        let mut levels: Vec<Vec<S::Value>> = start.to_vec();
+        let mut out = Vec::new();
+        let mut step = 0;
+        for (steps, observed) in later {
+            while step < *steps {
+                forecaster.forecast(&levels, &mut out)?;
+                levels.remove(0);
+                levels.push(out.clone());
+                step += 1;
+            }
+            let fields = system.observe(levels.last().expect("a level"));
+            let (mut num, mut den) = (0.0, 0.0);
+            for (f, o) in fields.iter().zip(&observed.fields) {
+                for (a, b) in f.iter().zip(o) {
+                    if !b.is_nan() {
+                        num += (a - b) * (a - b);
+                        den += b * b;
+                    }
+                }
+            }
+            let e = (num / den.max(1e-300)).sqrt();
+            errors.push(if e.is_finite() { e } else { f64::INFINITY });
+        }
+        Ok(())
+    })()
+    .err()
+    .map(|e| e.to_string());
+    errors.resize(later.len(), f64::INFINITY);
+    (errors, failure)
 }

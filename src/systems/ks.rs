@@ -450,6 +450,9 @@ impl System for Ks {
     fn dt(&self) -> f64 {
         self.settings.model.dt
     }
+    fn start_levels(&self) -> usize {
+        2
+    }
     fn library_names(&self) -> Vec<String> {
         self.library.names()
     }

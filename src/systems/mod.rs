@@ -108,6 +108,8 @@ pub trait System: Sync {
     fn geometry(&self) -> Geometry;
     /// The forecast step.
     fn dt(&self) -> f64;
+    /// The levels a forecast starts from, one model step apart (CNAB2: 2; Euler: 1).
+    fn start_levels(&self) -> usize;
     /// Library column names.
     fn library_names(&self) -> Vec<String>;
     /// Checks that need no data (e.g. enough rows for the library), before the truth run.
@@ -228,6 +230,38 @@ impl SystemSettings {
         }
     }
 
+    /// The model's forecast step.
+    pub fn dt(&self) -> f64 {
+        match self {
+            SystemSettings::Ks(s) => s.model.dt,
+            SystemSettings::Qg(s) => s.truth.dt,
+        }
+    }
+
+    /// The observed fields' names and the shape of one snapshot of each (slowest axis first).
+    pub fn fields(&self) -> (Vec<&'static str>, Vec<usize>) {
+        match self {
+            SystemSettings::Ks(s) => (vec!["u"], vec![s.system.points]),
+            SystemSettings::Qg(s) => (vec!["psi1", "psi2"], vec![s.system.ny, s.system.nx]),
+        }
+    }
+
+    /// The grid's coordinates by name (`x`; `x`, `y`): periodic, from −L/2 in steps of L/n.
+    pub fn coordinates(&self) -> Vec<(&'static str, Vec<f64>)> {
+        let axis = |length: f64, n: usize| -> Vec<f64> {
+            (0..n)
+                .map(|i| -length / 2.0 + length * i as f64 / n as f64)
+                .collect()
+        };
+        match self {
+            SystemSettings::Ks(s) => vec![("x", axis(s.system.length, s.system.points))],
+            SystemSettings::Qg(s) => vec![
+                ("x", axis(s.system.lx, s.system.nx)),
+                ("y", axis(s.system.ly, s.system.ny)),
+            ],
+        }
+    }
+
     pub fn validate(&self, case: &Case) -> Result<()> {
         match self {
             SystemSettings::Ks(s) => s.validate(case),
@@ -244,6 +278,20 @@ pub fn run(case: &Case, progress: &dyn Fn(&str)) -> Result<crate::pipeline::disc
         }
         SystemSettings::Qg(settings) => {
             crate::pipeline::run(case, &mut qg::Qg::new(case, settings)?, progress)
+        }
+    }
+}
+
+/// Writes the observations of the case's twin experiment to `out` (`medida simulate`);
+/// returns the number of snapshots.
+pub fn simulate(case: &Case, out: &std::path::Path, progress: &dyn Fn(&str)) -> Result<usize> {
+    use crate::pipeline::gather::simulate;
+    match &case.system {
+        SystemSettings::Ks(settings) => {
+            simulate(case, &mut ks::Ks::new(case, settings)?, out, progress)
+        }
+        SystemSettings::Qg(settings) => {
+            simulate(case, &mut qg::Qg::new(case, settings)?, out, progress)
         }
     }
 }

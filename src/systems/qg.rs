@@ -569,7 +569,7 @@ impl Qg {
         let library = QgLibrary::new(&names, &model_params, settings.edge_cut)?;
         let helper = QgModel::new(truth_params.clone())?;
         let grid = helper.grid();
-        let exact_full = case.observations.noise == 0.0
+        let exact_full = case.observations.noise == crate::case::Noise::Given(0.0)
             && !case
                 .observations
                 .sensors(grid.points())?
@@ -709,6 +709,9 @@ impl System for Qg {
     }
     fn dt(&self) -> f64 {
         self.settings.truth.dt
+    }
+    fn start_levels(&self) -> usize {
+        1
     }
     fn library_names(&self) -> Vec<String> {
         self.library.names().to_vec()
