@@ -66,7 +66,9 @@ fn discovers_the_error_from_one_percent_noise_with_nothing_spurious() {
     let mut failures = Vec::new();
     for k in [1, 3, 7, 10] {
         let c = case(&format!("ks-case{k:02}-noise1"));
-        assert!(c.observations.pairs <= 100 && c.observations.noise == 0.01);
+        assert!(
+            c.observations.pairs <= 100 && c.observations.noise == medida::case::Noise::Given(0.01)
+        );
         let discovery = run(&c, &|_| {}).unwrap();
         if let Err(e) = check(&discovery, 0.05) {
             failures.push(e);

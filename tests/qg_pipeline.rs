@@ -44,7 +44,7 @@ fn sparse_noisy_cases_1001_and_1002_are_recovered_within_5_percent() {
     for name in ["qg-case1001-sparse50", "qg-case1002-sparse50"] {
         let c = named(name);
         assert_eq!(c.observations.fraction, 0.5);
-        assert_eq!(c.observations.noise, 0.001);
+        assert_eq!(c.observations.noise, medida::case::Noise::Given(0.001));
         let discovery = run_qg(&c, &|_| {}).unwrap();
         assert_eq!(discovery.sensors.as_ref().unwrap().len(), 96 * 192 / 2);
         failures.extend(check(&discovery, 0.05));

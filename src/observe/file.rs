@@ -195,20 +195,21 @@ pub fn read(
         ));
     }
     let available = candidates.len();
-    let chosen: Vec<Vec<usize>> =
-        match pairs {
-            0 => candidates,
-            p if p > available => return Err(error(
+    let chosen: Vec<Vec<usize>> = match pairs {
+        0 => candidates,
+        p if p > available => {
+            return Err(error(
                 path,
                 format!(
                     "`observations.pairs` = {p}, but the file holds {available} pairs at dt = {dt}"
                 ),
-            )),
-            1 => vec![candidates[0].clone()],
-            p => (0..p)
-                .map(|k| candidates[(k * (available - 1) + (p - 1) / 2) / (p - 1)].clone())
-                .collect(),
-        };
+            ))
+        }
+        1 => vec![candidates[0].clone()],
+        p => (0..p)
+            .map(|k| candidates[(k * (available - 1) + (p - 1) / 2) / (p - 1)].clone())
+            .collect(),
+    };
     // The validation forecast: snapshots after the first pair's start, whole steps away.
     let start = chosen[0][span - 1];
     let own: Vec<usize> = chosen[0].clone();
