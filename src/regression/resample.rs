@@ -178,6 +178,7 @@ pub fn gain_text(z: Option<f64>) -> String {
     match z {
         None => "untested: fewer than 3 blocks".into(),
         Some(z) if z.is_infinite() => "the same on every block".into(),
+        Some(z) if z > 1e3 => "over 1000 standard errors".into(),
         Some(z) => format!("{z:.1} standard errors"),
     }
 }
