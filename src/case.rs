@@ -81,6 +81,12 @@ pub enum Operator {
     Random { random: usize },
 }
 
+/// Relative noise at or above which nothing can be learned (the noise is the signal's size).
+pub const MAX_NOISE: f64 = 1.0;
+
+/// Sensors per library column below which a fit through them cannot separate the columns.
+pub const MIN_SENSORS_PER_COLUMN: usize = 2;
+
 /// `observations.noise`: a number, or `"auto"` (estimated from a file's data).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Noise {
@@ -401,6 +407,12 @@ impl Case {
             Noise::Given(v) if !(v.is_finite() && v >= 0.0) => {
                 return bad("observations.noise", format!("{v}: must be ≥ 0"));
             }
+            Noise::Given(v) if v >= MAX_NOISE => {
+                return bad(
+                    "observations.noise",
+                    format!("{v}: noise as large as the signal itself (std of the noise ≥ std of the field); nothing can be learned from such observations"),
+                );
+            }
             Noise::Auto if o.file.is_none() => {
                 return bad(
                     "observations.noise",
@@ -435,7 +447,22 @@ impl Case {
                 format!("{}: the sensor fraction must lie in (0, 1]", o.fraction),
             );
         }
-        o.sensors(self.system.points())?;
+        let points = self.system.points();
+        let count = match o.sensors(points)? {
+            SensorLayout::Full => points,
+            SensorLayout::Every(k) => points.div_ceil(k),
+            SensorLayout::Random(n) => n,
+        };
+        let columns = self.system.library_columns(&self.library);
+        if count < points && count < MIN_SENSORS_PER_COLUMN * columns {
+            return bad(
+                if o.fraction < 1.0 { "observations.fraction" } else { "observations.operator" },
+                format!(
+                    "{count} sensors per field for a library of {columns} columns: a field fitted through n sensors has at most n/4 Fourier modes, too few to tell {columns} terms apart; use at least {} sensors or a smaller library",
+                    MIN_SENSORS_PER_COLUMN * columns
+                ),
+            );
+        }
         let a = &self.assimilation;
         if a.cycles > 0 && !a.method.is_ensemble() {
             return bad(

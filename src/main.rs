@@ -40,6 +40,10 @@ enum Command {
         /// No progress bars.
         #[arg(long)]
         quiet: bool,
+        /// Refuse runs planned to need more memory than this (e.g. 4G; default: what the
+        /// machine has available).
+        #[arg(long)]
+        memory: Option<String>,
     },
     /// List the built-in cases in data/.
     Cases,
@@ -51,6 +55,9 @@ enum Command {
         out: PathBuf,
         #[arg(long)]
         quiet: bool,
+        /// As for `run`.
+        #[arg(long)]
+        memory: Option<String>,
     },
     /// The regression alone on a matrix from an .npz file.
     Fit {
@@ -214,6 +221,19 @@ fn run(
     Ok(discovery.outcome())
 }
 
+/// `--memory SIZE`: the budget every run of this process is checked against.
+fn set_memory(memory: Option<String>) -> Result<(), MedidaError> {
+    if let Some(text) = memory {
+        let bytes = medida::memory::parse_size(&text).ok_or_else(|| {
+            MedidaError::Config(format!(
+                "--memory `{text}`: a size such as 512M, 4G or a number of bytes"
+            ))
+        })?;
+        medida::memory::set_limit(bytes);
+    }
+    Ok(())
+}
+
 fn simulate_command(case: &str, out: &Path, quiet: bool) -> Result<(), MedidaError> {
     let path = resolve_case(case)?;
     let case = Case::from_file(&path)?;
@@ -374,8 +394,14 @@ fn main() {
             json,
             plots,
             quiet,
-        } => run_many(&cases, json, plots, quiet),
-        Command::Simulate { case, out, quiet } => simulate_command(&case, &out, quiet),
+            memory,
+        } => set_memory(memory).and_then(|_| run_many(&cases, json, plots, quiet)),
+        Command::Simulate {
+            case,
+            out,
+            quiet,
+            memory,
+        } => set_memory(memory).and_then(|_| simulate_command(&case, &out, quiet)),
         Command::Cases => {
             for (name, path) in builtin_cases() {
                 let rel = path

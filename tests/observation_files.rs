@@ -285,7 +285,7 @@ fn the_noise_estimate_is_within_20_percent_of_the_noise_added() {
             simulate(&case, &file, &|_| {}).unwrap();
             let (_, shape) = case.system.fields();
             let levels = if kind == "ks" { 2 } else { 1 };
-            let data = read(&file, &case.system, levels, 0, 0, 0).unwrap();
+            let data = read(&file, &case.system, levels, 0, 0, 0, &|_| Ok(())).unwrap();
             let estimate = estimate_noise(&data, *shape.last().unwrap()).unwrap();
             assert!(
                 (estimate / noise - 1.0).abs() < 0.2,
@@ -418,4 +418,32 @@ fn the_shipped_example_file_runs() {
     let c = advection(&d);
     assert!((c + 1.0).abs() < 0.01, "{c}");
     assert!(!d.file.as_ref().unwrap().times.is_empty());
+}
+
+/// A float32 file gives the float64 file's answer to float32 precision.
+#[test]
+fn float32_files_are_read() {
+    use medida::npz::read_matrix;
+    let dir = scratch("f32");
+    let source = root().join("data/files/ks-case01-noise1.npz");
+    let file = dir.join("ks-case01-noise1.npz");
+    let mut npz = NpzWriter::new(std::fs::File::create(&file).unwrap());
+    let t = read_matrix(&source, "t").unwrap().column(0).to_owned();
+    npz.add_array("t", &t).unwrap();
+    npz.add_array("u", &read_matrix(&source, "u").unwrap().mapv(|v| v as f32))
+        .unwrap();
+    npz.finish().unwrap();
+    let text = std::fs::read_to_string(root().join("data/files/ks-case01-file.toml")).unwrap();
+    std::fs::write(dir.join("case.toml"), text).unwrap();
+    let single =
+        advection(&run(&Case::from_file(&dir.join("case.toml")).unwrap(), &|_| {}).unwrap());
+    let double = advection(
+        &run(
+            &Case::from_file(&root().join("data/files/ks-case01-file.toml")).unwrap(),
+            &|_| {},
+        )
+        .unwrap(),
+    );
+    assert!((single - double).abs() < 1e-4, "{single} vs {double}");
+    std::fs::remove_dir_all(dir).ok();
 }

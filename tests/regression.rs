@@ -429,3 +429,43 @@ fn authors_noisy_matrix_gives_a_finite_reported_result() {
     let why = selection.unsupported.unwrap().to_string();
     assert!(why.contains("does not predict held-out data"), "{why}");
 }
+
+/// `medida fit` reads integer arrays (converted to f64) and names the term it finds.
+#[test]
+fn fit_reads_integer_arrays() {
+    use ndarray_npy::NpzWriter;
+    let dir = std::env::temp_dir().join(format!("medida-fit-int-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rows = 400i64;
+    let x = Array2::from_shape_fn((rows as usize, 3), |(r, j)| {
+        ((r as i64 * (7 + 3 * j as i64)) % 23) - 11
+    });
+    let y = Array1::from_shape_fn(rows as usize, |r| (3 * x[[r, 1]] + (r as i64 % 2)) as i32);
+    let data = dir.join("int.npz");
+    let mut npz = NpzWriter::new(std::fs::File::create(&data).unwrap());
+    npz.add_array("X", &x).unwrap();
+    npz.add_array("y", &y).unwrap();
+    npz.finish().unwrap();
+    let labels = dir.join("labels.txt");
+    std::fs::write(&labels, "a\nb\nc\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_medida"))
+        .args([
+            "fit",
+            data.to_str().unwrap(),
+            "--labels-file",
+            labels.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.starts_with("y = 3.00") && text.contains(" b"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -66,7 +66,8 @@ fn at(times: &[f64], t: f64, dt: f64) -> Option<usize> {
 }
 
 /// Reads and checks the file of `case`; `levels` start levels and `history` earlier ones per
-/// pair, `pairs` = 0 for every pair, `horizon` model steps for the validation forecast.
+/// pair, `pairs` = 0 for every pair, `horizon` model steps for the validation forecast;
+/// `budget` may refuse the chosen number of pairs before any snapshot is read.
 pub fn read(
     path: &Path,
     system: &SystemSettings,
@@ -74,6 +75,7 @@ pub fn read(
     history: usize,
     pairs: usize,
     horizon: usize,
+    budget: &dyn Fn(usize) -> Result<()>,
 ) -> Result<FileData> {
     if !path.exists() {
         return Err(error(path, "no such observation file".into()));
@@ -210,6 +212,7 @@ pub fn read(
             .map(|k| candidates[(k * (available - 1) + (p - 1) / 2) / (p - 1)].clone())
             .collect(),
     };
+    budget(chosen.len())?;
     // The validation forecast: snapshots after the first pair's start, whole steps away.
     let start = chosen[0][span - 1];
     let own: Vec<usize> = chosen[0].clone();

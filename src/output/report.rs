@@ -115,6 +115,8 @@ pub struct Report {
     /// Library columns left out of the regression, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dropped: Vec<DroppedReport>,
+    /// What the run's own diagnostics say against trusting it (empty: nothing).
+    pub warnings: Vec<String>,
 }
 
 /// How well the discovery generalises beyond the data that made it.
@@ -222,6 +224,14 @@ impl Report {
             }),
             noise_estimate: None,
             dropped: dropped(fit, None),
+            warnings: if fit.converged {
+                Vec::new()
+            } else {
+                vec![format!(
+                    "the RVM did not converge in {} iterations",
+                    fit.iterations
+                )]
+            },
         }
     }
 
@@ -309,6 +319,7 @@ impl Report {
                 .enumerate()
                 .flat_map(|(c, k)| dropped(&k.fit, layer(c)))
                 .collect(),
+            warnings: d.warnings.clone(),
         }
     }
 
@@ -456,6 +467,9 @@ pub fn summary(d: &Discovery) -> String {
         if let Some(f) = &skill.corrected_failure {
             let _ = writeln!(s, "                 (corrected run stopped: {f})");
         }
+    }
+    for w in &d.warnings {
+        let _ = writeln!(s, "WARNING          {w}");
     }
     let t = &d.seconds;
     let _ = writeln!(

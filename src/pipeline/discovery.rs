@@ -105,6 +105,75 @@ pub struct Discovery {
     pub sample: Option<Sample>,
     /// Observations from a file: where, and the forecasts against its later snapshots.
     pub file: Option<FileValidation>,
+    /// What the run's own diagnostics say against trusting it ([`warnings`]).
+    pub warnings: Vec<String>,
+}
+
+/// Held-out explained fraction below which the discovered terms are said to explain little.
+pub const WEAK_EXPLANATION: f64 = 0.1;
+
+/// Refinement updates above this (relative) mean the coefficients had not settled.
+pub const UNSETTLED: f64 = 1e-3;
+
+/// The run completed, but its diagnostics say the result is weak: the discovered terms
+/// explain little of unseen pairs, the RVM or the refinement did not converge, or the
+/// corrected model fails or forecasts worse than the imperfect one.
+pub fn warnings(d: &Discovery, refinement: Option<f64>) -> Vec<String> {
+    let mut out = Vec::new();
+    let many = d.components.len() > 1;
+    for c in &d.components {
+        let who = if many {
+            format!("{}: ", c.name)
+        } else {
+            String::new()
+        };
+        if !c.fit.converged {
+            out.push(format!(
+                "{who}the RVM did not converge in {} iterations; its coefficients are not the evidence optimum",
+                c.fit.iterations
+            ));
+        }
+        if let Some(h) = c.stability.held_out {
+            if !c.fit.retained.is_empty() && h.explained < WEAK_EXPLANATION {
+                out.push(format!(
+                    "{who}the discovered terms explain only {:.1} % of the increment on held-out pairs: most of it is noise or an error the library cannot express",
+                    100.0 * h.explained
+                ));
+            }
+        }
+    }
+    if let Some(change) = refinement.filter(|&c| c > UNSETTLED) {
+        out.push(format!(
+            "the refinement had not settled: its last pass still moved a coefficient by {:.2} % (the error may be too large for a one-step linearisation)",
+            100.0 * change
+        ));
+    }
+    let failure = d
+        .skill
+        .as_ref()
+        .and_then(|s| s.corrected_failure.clone())
+        .or_else(|| d.file.as_ref().and_then(|f| f.corrected_failure.clone()));
+    if let Some(why) = failure {
+        out.push(format!(
+            "the corrected model fails in its forecast check: {why}"
+        ));
+    }
+    if let Some(s) = &d.skill {
+        let (i, c) = (
+            s.imperfect_error.last().copied().unwrap_or(0.0),
+            s.corrected_error.last().copied().unwrap_or(0.0),
+        );
+        if s.corrected_failure.is_none()
+            && c > i
+            && d.components.iter().any(|k| !k.fit.retained.is_empty())
+        {
+            out.push(format!(
+                "the corrected model forecasts worse than the imperfect one (relative error {c:.2e} against {i:.2e} at t = {})",
+                s.horizon
+            ));
+        }
+    }
+    out
 }
 
 /// A run from an observation file: the file, the noise estimate, and the forecast errors of

@@ -92,6 +92,7 @@ pub fn from_file<S: System>(
         history,
         case.observations.pairs,
         horizon,
+        &|pairs| crate::memory::check(case, pairs),
     )?;
     system.check_design(data.pairs.len())?;
     let line = *case.system.fields().1.last().expect("a grid");
@@ -104,6 +105,12 @@ pub fn from_file<S: System>(
                     path.display()
                 ))
             })?;
+            if v >= crate::case::MAX_NOISE {
+                return Err(MedidaError::Data(format!(
+                    "{}: the noise estimated from the data ({v:.2} × the field's std) is as large as the signal itself; nothing can be learned from these observations",
+                    path.display()
+                )));
+            }
             (v, Some(v))
         }
     };

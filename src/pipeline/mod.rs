@@ -100,9 +100,10 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: &dyn Fn(&str)) -> R
     let choice = case.regression.prune_alpha();
     let selections = regress(case, choice, &accumulated.stats)?;
     let mut fits: Vec<RvmFit> = selections.iter().map(|s| s.fit.clone()).collect();
+    let mut refinement = None;
     if !accumulated.kept.is_empty() && fits.iter().any(|f| !f.retained.is_empty()) {
         progress("refinement");
-        refine::refine(
+        refinement = refine::refine(
             system,
             &accumulated.kept,
             &mut fits,
@@ -168,7 +169,7 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: &dyn Fn(&str)) -> R
             stability: selection.stability,
         })
         .collect();
-    Ok(Discovery {
+    let mut discovery = Discovery {
         name: case.name.clone(),
         system: system.kind(),
         components,
@@ -189,7 +190,10 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: &dyn Fn(&str)) -> R
         skill,
         sample,
         file,
-    })
+        warnings: Vec::new(),
+    };
+    discovery.warnings = discovery::warnings(&discovery, refinement);
+    Ok(discovery)
 }
 
 /// The ensemble analysis at the end of every pair replaces the estimate there.

@@ -14,13 +14,15 @@ use crate::systems::{Forecast, System};
 pub const REFINEMENT_PASSES: usize = 2;
 
 /// Updates the coefficients of `fits` in place; stops early (keeping the last update) when
-/// the corrected model cannot be built or fails, or a system is singular.
+/// the corrected model cannot be built or fails, or a system is singular. Returns the last
+/// pass's largest update relative to its coefficient (None: no pass completed).
 pub fn refine<S: System>(
     system: &mut S,
     kept: &[(Estimate<S::Value>, S::Columns)],
     fits: &mut [RvmFit],
     rows: usize,
-) -> Result<()> {
+) -> Result<Option<f64>> {
+    let mut last = None;
     let names = system.library_names();
     for _ in 0..REFINEMENT_PASSES {
         let Ok(mut forecaster) = system.forecaster(&correction_of(fits)) else {
@@ -45,11 +47,14 @@ pub fn refine<S: System>(
             .map(|(s, fit)| s.least_squares_on(&fit.retained))
             .collect();
         let Some(updates) = updates else { break };
+        let mut largest: f64 = 0.0;
         for (fit, update) in fits.iter_mut().zip(updates) {
             for (&i, delta) in fit.retained.iter().zip(update) {
                 fit.coefficients[i] += delta;
+                largest = largest.max(delta.abs() / fit.coefficients[i].abs().max(1e-300));
             }
         }
+        last = Some(largest);
     }
-    Ok(())
+    Ok(last)
 }

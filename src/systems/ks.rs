@@ -198,6 +198,42 @@ impl KsSettings {
                 ),
             );
         }
+        let steps = (self.truth.spinup + self.truth.duration) / self.truth.dt;
+        if case.observations.file.is_none() && steps > crate::systems::MAX_TRUTH_STEPS {
+            return bad(
+                "truth.duration",
+                format!(
+                    "the truth run (spin-up {} + duration {}) is {steps:.1e} steps of {}: more than the {:.0e} medida integrates in one run; shorten it or lengthen truth.dt",
+                    self.truth.spinup,
+                    self.truth.duration,
+                    self.truth.dt,
+                    crate::systems::MAX_TRUTH_STEPS
+                ),
+            );
+        }
+        // Every pair spans its history, two start levels and its end, model steps apart; the
+        // pairs share the truth window, which must hold them without overlap.
+        if case.observations.file.is_none() {
+            let history = if case.assimilation.method.is_ensemble() {
+                case.assimilation.cycles
+            } else {
+                0
+            };
+            let span = (history + 2) as f64 * self.model.dt;
+            let per_pair = self.truth.duration / case.observations.pairs.max(1) as f64;
+            if per_pair < span {
+                return bad(
+                    "truth.duration",
+                    format!(
+                        "{} for {} pairs leaves {per_pair:.3e} per pair, less than the {span:.3e} a pair spans ({} model steps of {}): lengthen truth.duration or use fewer pairs",
+                        self.truth.duration,
+                        case.observations.pairs,
+                        history + 2,
+                        self.model.dt
+                    ),
+                );
+            }
+        }
         Ok(())
     }
 }

@@ -18,6 +18,10 @@ use rand_chacha::ChaCha8Rng;
 use std::fmt::Debug;
 use std::ops::{Div, Sub};
 
+/// Most truth steps one run integrates (about an hour of a 1,024-point KS truth): beyond it
+/// a case is refused rather than left running for days.
+pub const MAX_TRUTH_STEPS: f64 = 1e8;
+
 /// The numbers a system's state is made of (grid values or spectral coefficients).
 pub trait Value:
     Copy + Send + Sync + Debug + Sub<Output = Self> + Div<f64, Output = Self> + 'static
@@ -238,6 +242,31 @@ impl SystemSettings {
         }
     }
 
+    /// The levels a forecast starts from (CNAB2: 2; Euler: 1).
+    pub fn start_levels(&self) -> usize {
+        match self {
+            SystemSettings::Ks(_) => 2,
+            SystemSettings::Qg(_) => 1,
+        }
+    }
+
+    /// How many library columns the case's `[library]` asks for.
+    pub fn library_columns(&self, library: &crate::case::Library) -> usize {
+        if !library.terms.is_empty() {
+            return library.terms.len();
+        }
+        match self {
+            SystemSettings::Ks(_) => {
+                let (p, d) = (
+                    library.max_power.unwrap_or(4),
+                    library.max_derivative.unwrap_or(4),
+                );
+                ((p as usize + 1) * (d as usize + 1)).saturating_sub(1)
+            }
+            SystemSettings::Qg(_) => crate::library::terms_2d::DEFAULT_QG_TERMS.len(),
+        }
+    }
+
     /// The observed fields' names and the shape of one snapshot of each (slowest axis first).
     pub fn fields(&self) -> (Vec<&'static str>, Vec<usize>) {
         match self {
@@ -272,6 +301,7 @@ impl SystemSettings {
 
 /// Runs the one pipeline on the case's system.
 pub fn run(case: &Case, progress: &dyn Fn(&str)) -> Result<crate::pipeline::discovery::Discovery> {
+    crate::memory::check(case, case.observations.pairs)?;
     match &case.system {
         SystemSettings::Ks(settings) => {
             crate::pipeline::run(case, &mut ks::Ks::new(case, settings)?, progress)
@@ -286,6 +316,7 @@ pub fn run(case: &Case, progress: &dyn Fn(&str)) -> Result<crate::pipeline::disc
 /// returns the number of snapshots.
 pub fn simulate(case: &Case, out: &std::path::Path, progress: &dyn Fn(&str)) -> Result<usize> {
     use crate::pipeline::gather::simulate;
+    crate::memory::check(case, case.observations.pairs)?;
     match &case.system {
         SystemSettings::Ks(settings) => {
             simulate(case, &mut ks::Ks::new(case, settings)?, out, progress)

@@ -225,6 +225,21 @@ impl QgSettings {
                 format!("{} must be non-negative", self.truth.spinup),
             );
         }
+        let steps = (self.truth.spinup + self.truth.spacing * case.observations.pairs as f64)
+            / self.truth.dt;
+        if case.observations.file.is_none() && steps > crate::systems::MAX_TRUTH_STEPS {
+            return bad(
+                "truth.spinup",
+                format!(
+                    "the truth run (spin-up {} + {} pairs × spacing {}) is {steps:.1e} steps of {}: more than the {:.0e} medida integrates in one run; shorten it or lengthen truth.dt",
+                    self.truth.spinup,
+                    case.observations.pairs,
+                    self.truth.spacing,
+                    self.truth.dt,
+                    crate::systems::MAX_TRUTH_STEPS
+                ),
+            );
+        }
         for term in &case.library.terms {
             QgColumn::parse(term)?;
         }
