@@ -275,9 +275,12 @@ proptest! {
 #[test]
 fn a_run_asking_for_ten_times_the_memory_is_refused_within_a_second() {
     let (budget, _) = medida::memory::budget().expect("a known budget on Linux");
-    let pairs = 10 * budget / (3 * 3 * 1024 * 8);
+    // Per KS pair: three levels of states three times, and two copies of 24 library columns.
+    let per_pair = 3 * 3 * 1024 * 8 + 2 * 1024 * 24 * 8;
+    let pairs = 10 * budget / per_pair;
     let case = Case::from_toml(&format!(
-        "[truth]\nduration = 1e12\n[observations]\npairs = {pairs}\n"
+        "[truth]\nduration = {}\n[observations]\npairs = {pairs}\n",
+        pairs as f64 * 0.011
     ))
     .unwrap();
     let clock = std::time::Instant::now();
@@ -318,6 +321,11 @@ fn meaningless_settings_are_refused_with_the_key_and_the_reason() {
             "[truth]\nduration = 0.05\n[observations]\npairs = 10\n",
             "truth.duration",
             "less than the 1.000e-2 a pair spans",
+        ),
+        (
+            "[system]\nkind = \"qg\"\n[truth]\nspacing = 0.01\n",
+            "truth.spacing",
+            "the pairs would overlap",
         ),
         (
             "[truth]\nduration = 1e308\n",

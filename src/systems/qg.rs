@@ -240,6 +240,23 @@ impl QgSettings {
                 ),
             );
         }
+        let history = if case.assimilation.method.is_ensemble() {
+            case.assimilation.cycles
+        } else {
+            0
+        };
+        let span = (history + 1) as f64 * self.truth.dt;
+        if case.observations.file.is_none() && self.truth.spacing < span {
+            return bad(
+                "truth.spacing",
+                format!(
+                    "{}: less than the {span} a pair spans ({} steps of {}): the pairs would overlap",
+                    self.truth.spacing,
+                    history + 1,
+                    self.truth.dt
+                ),
+            );
+        }
         for term in &case.library.terms {
             QgColumn::parse(term)?;
         }
