@@ -301,6 +301,14 @@ fn fit_command(
             .collect(),
         None => read_labels(data, labels)?,
     };
+    if matrix.nrows() != target.len() {
+        return Err(MedidaError::Data(format!(
+            "{}: `{x}` has {} rows but `{y}` has {} values; they must match row for row",
+            data.display(),
+            matrix.nrows(),
+            target.len()
+        )));
+    }
     for (i, name) in names.iter().enumerate() {
         if names[..i].contains(name) {
             return Err(MedidaError::Data(format!(

@@ -58,6 +58,12 @@ impl Blocks {
         min_rows: usize,
     ) -> Result<Self> {
         let rows = target.len();
+        if columns.nrows() != rows {
+            return Err(crate::error::MedidaError::Data(format!(
+                "the columns have {} rows but the target has {rows} values",
+                columns.nrows()
+            )));
+        }
         let count = (rows / min_rows.max(1)).clamp(1, MAX_BLOCKS);
         let mut blocks = Blocks::new(names.clone());
         for b in 0..count {
