@@ -350,14 +350,14 @@ fn meaningless_settings_are_refused_with_the_key_and_the_reason() {
 }
 
 /// Same case, same seed: bit-identical JSON reports on 1 and 2 threads, with ensemble filters
-/// (KS: ETKF; QG: LETKF), timings aside.
+/// (KS: ETKF; QG on a 48 × 96 grid: LETKF), timings aside.
 #[test]
 fn the_same_seed_gives_the_same_report_on_one_and_two_threads() {
     use medida::output::report::Report;
     for text in [
         "[model]\nrhs = { \"u_xx\" = -1, \"u_xxxx\" = -1 }\ndt = 2e-2\n[truth]\nduration = 6.0\n\
          [observations]\npairs = 3\nnoise = 0.01\n[assimilation]\nmethod = \"etkf\"\nmembers = 20\nperturbation = 0.013\n",
-        "[system]\nkind = \"qg\"\n[model]\nrelaxation = 0.11\nforcing = 0.11\n[observations]\npairs = 1\nnoise = 0.001\n\
+        "[system]\nkind = \"qg\"\nnx = 48\nny = 96\n[library]\nedge_cut = 10\n[model]\nrelaxation = 0.11\nforcing = 0.11\n[observations]\npairs = 1\nnoise = 0.001\n\
          [assimilation]\nmethod = \"letkf\"\nmembers = 10\nperturbation = 0.01\nlocalization = 2.0\n",
     ] {
         let case = Case::from_toml(text).unwrap();
