@@ -224,6 +224,18 @@ pub struct Assimilation {
     pub cycles: usize,
 }
 
+impl Assimilation {
+    /// Model steps of observations before each pair a run uses: the cycles of a cycled
+    /// ensemble filter, none otherwise.
+    pub fn history(&self) -> usize {
+        if self.method.is_ensemble() {
+            self.cycles
+        } else {
+            0
+        }
+    }
+}
+
 impl Default for Assimilation {
     fn default() -> Self {
         Assimilation {

@@ -84,11 +84,7 @@ pub fn plan(case: &Case, pairs: usize) -> Vec<(&'static str, f64, &'static str)>
     let fields = case.system.fields().0.len() as f64;
     let state = points * fields * 8.0;
     let ensemble = case.assimilation.method.is_ensemble();
-    let history = if ensemble {
-        case.assimilation.cycles
-    } else {
-        0
-    };
+    let history = case.assimilation.history();
     let levels = (history + case.system.start_levels() + 1) as f64;
     let columns = case.system.library_columns(&case.library) as f64;
     let pairs = pairs as f64;

@@ -129,8 +129,8 @@ pub fn from_file<S: System>(
             .map(|f| (noise * true_std(f, noise)).powi(2))
             .collect();
     }
-    let estimates = estimate_levels(system, &pairs, history, progress)?;
     let masks: Vec<Option<Vec<usize>>> = pairs.iter().flatten().map(mask).collect();
+    let estimates = estimate_levels(system, &pairs, &masks, history, progress)?;
     let sensors = if masks.iter().all(|m| *m == masks[0]) {
         masks[0].clone()
     } else {
@@ -189,16 +189,17 @@ fn mask(level: &ObservedLevel) -> Option<Vec<usize>> {
 fn estimate_levels<S: System>(
     system: &mut S,
     pairs: &[ObservedPair],
+    masks: &[Option<Vec<usize>>],
     history: usize,
     progress: &dyn Fn(&str),
 ) -> Result<Vec<Estimate<S::Value>>> {
     let levels: Vec<&ObservedLevel> = pairs.iter().flatten().collect();
-    let mut groups: BTreeMap<Vec<usize>, Vec<usize>> = BTreeMap::new();
+    let mut groups: BTreeMap<&[usize], Vec<usize>> = BTreeMap::new();
     let mut fields: Vec<Option<Vec<Vec<f64>>>> = vec![None; levels.len()];
-    for (i, level) in levels.iter().enumerate() {
-        match mask(level) {
+    for (i, (level, mask)) in levels.iter().zip(masks).enumerate() {
+        match mask {
             None => fields[i] = Some(level.fields.clone()),
-            Some(points) => groups.entry(points).or_default().push(i),
+            Some(points) => groups.entry(points.as_slice()).or_default().push(i),
         }
     }
     if !groups.is_empty() {
@@ -252,11 +253,7 @@ pub fn simulate<S: System>(
             "`observations.file`: this case reads its observations; simulate writes those of a twin experiment (a case with a [truth])".into(),
         ));
     }
-    let history = if case.assimilation.method.is_ensemble() {
-        case.assimilation.cycles
-    } else {
-        0
-    };
+    let history = case.assimilation.history();
     let noise = case.noise();
     let sensors = case
         .observations

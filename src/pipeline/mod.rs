@@ -35,11 +35,7 @@ pub const BLOW_UP: f64 = 1e6;
 pub fn run<S: System>(case: &Case, system: &mut S, progress: &dyn Fn(&str)) -> Result<Discovery> {
     let mut seconds = Timings::default();
     let clock = Instant::now();
-    let history = if case.assimilation.method.is_ensemble() {
-        case.assimilation.cycles
-    } else {
-        0
-    };
+    let history = case.assimilation.history();
     let gathered = if case.observations.file.is_some() {
         gather::from_file(case, system, history, progress)?
     } else {

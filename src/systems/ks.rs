@@ -214,11 +214,7 @@ impl KsSettings {
         // Every pair spans its history, two start levels and its end, model steps apart; the
         // pairs share the truth window, which must hold them without overlap.
         if case.observations.file.is_none() {
-            let history = if case.assimilation.method.is_ensemble() {
-                case.assimilation.cycles
-            } else {
-                0
-            };
+            let history = case.assimilation.history();
             let span = (history + 2) as f64 * self.model.dt;
             let per_pair = self.truth.duration / case.observations.pairs.max(1) as f64;
             if per_pair < span {

@@ -240,11 +240,7 @@ impl QgSettings {
                 ),
             );
         }
-        let history = if case.assimilation.method.is_ensemble() {
-            case.assimilation.cycles
-        } else {
-            0
-        };
+        let history = case.assimilation.history();
         let span = (history + 1) as f64 * self.truth.dt;
         if case.observations.file.is_none() && self.truth.spacing < span {
             return bad(
