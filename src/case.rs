@@ -120,6 +120,9 @@ pub struct Observations {
     /// Observations from a `.npz` file instead of a simulated truth (path relative to the
     /// case file).
     pub file: Option<std::path::PathBuf>,
+    /// Observations held in memory, in the file's layout (the Python `discover`; no key).
+    #[serde(skip)]
+    pub arrays: Option<std::sync::Arc<crate::observe::file::Arrays>>,
     /// Time between the two observations of a pair: `"auto"` or a whole number of model
     /// steps (today: one model step).
     pub interval: Option<Threshold>,
@@ -136,6 +139,7 @@ impl Default for Observations {
             pairs: 10,
             noise: Noise::Given(0.01),
             file: None,
+            arrays: None,
             interval: None,
             operator: Operator::Named("full".into()),
             fraction: 1.0,
@@ -144,6 +148,11 @@ impl Default for Observations {
 }
 
 impl Observations {
+    /// The observations come from data (a file or arrays), not from a simulated truth.
+    pub fn from_data(&self) -> bool {
+        self.file.is_some() || self.arrays.is_some()
+    }
+
     /// The sensor layout on a grid of `points` points.
     pub fn sensors(&self, points: usize) -> Result<SensorLayout> {
         let bad = |key: &str, why: String| Err(MedidaError::Config(format!("`{key}`: {why}")));
@@ -357,14 +366,17 @@ impl Case {
         let text = std::fs::read_to_string(path).map_err(|e| MedidaError::io(path, e))?;
         let mut case = Self::from_toml(&text)
             .map_err(|e| MedidaError::Config(format!("{}: {e}", path.display())))?;
-        // An observation file is relative to the case file.
-        if let Some(file) = &case.observations.file {
+        case.resolve_file(path.parent().unwrap_or(Path::new(".")));
+        Ok(case)
+    }
+
+    /// An observation file is relative to the case file's folder `dir`.
+    pub fn resolve_file(&mut self, dir: &Path) {
+        if let Some(file) = &self.observations.file {
             if file.is_relative() {
-                let dir = path.parent().unwrap_or(Path::new("."));
-                case.observations.file = Some(dir.join(file));
+                self.observations.file = Some(dir.join(file));
             }
         }
-        Ok(case)
     }
 
     /// The noise level as given (a number); `"auto"` has none until a file's data are read.
@@ -381,10 +393,33 @@ impl Case {
     }
 
     pub fn from_toml(text: &str) -> Result<Self> {
+        Self::from_toml_with(text, None)
+    }
+
+    /// A case whose observations are arrays held in memory (the Python `discover`): the
+    /// TOML has no `observations.file` and no `[truth]`.
+    pub fn with_arrays(text: &str, arrays: crate::observe::file::Arrays) -> Result<Self> {
+        Self::from_toml_with(text, Some(std::sync::Arc::new(arrays)))
+    }
+
+    fn from_toml_with(
+        text: &str,
+        arrays: Option<std::sync::Arc<crate::observe::file::Arrays>>,
+    ) -> Result<Self> {
         let file: CaseFile = toml::from_str(text).map_err(|e| {
             MedidaError::Config(e.message().to_string() + &location(text, e.span()))
         })?;
-        if file.truth.is_some() && file.observations.file.is_some() {
+        let mut observations = file.observations;
+        if arrays.is_some() {
+            if observations.file.is_some() {
+                return Err(MedidaError::Config(
+                    "`observations.file`: the observations are the arrays given; remove the key"
+                        .into(),
+                ));
+            }
+            observations.arrays = arrays;
+        }
+        if file.truth.is_some() && observations.from_data() {
             return Err(MedidaError::Config(
                 "`[truth]` and `observations.file` exclude each other: observations from a file need no simulated truth; remove the `[truth]` section".into(),
             ));
@@ -399,7 +434,7 @@ impl Case {
             name: file.name,
             seed: file.seed,
             system: SystemSettings::parse(sections, &file.library)?,
-            observations: file.observations,
+            observations,
             assimilation: file.assimilation,
             library: file.library,
             regression: file.regression,
@@ -412,7 +447,7 @@ impl Case {
     pub fn validate(&self) -> Result<()> {
         let bad = |key: &str, why: String| Err(MedidaError::Config(format!("`{key}`: {why}")));
         let o = &self.observations;
-        if o.pairs == 0 && o.file.is_none() {
+        if o.pairs == 0 && !o.from_data() {
             return bad("observations.pairs", "need at least one sample pair".into());
         }
         match o.noise {
@@ -425,7 +460,7 @@ impl Case {
                     format!("{v}: noise as large as the signal itself (std of the noise ≥ std of the field); nothing can be learned from such observations"),
                 );
             }
-            Noise::Auto if o.file.is_none() => {
+            Noise::Auto if !o.from_data() => {
                 return bad(
                     "observations.noise",
                     "\"auto\" estimates the noise from observation files (`observations.file`); a twin experiment needs the noise it adds as a number".into(),
@@ -447,7 +482,7 @@ impl Case {
                 );
             }
         }
-        if o.file.is_some() && (o.operator != Operator::Named("full".into()) || o.fraction < 1.0) {
+        if o.from_data() && (o.operator != Operator::Named("full".into()) || o.fraction < 1.0) {
             return bad(
                 "observations.operator",
                 "observations from a file say where they were made themselves (NaN = not observed); remove `operator` and `fraction`".into(),

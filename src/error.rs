@@ -34,6 +34,10 @@ pub enum MedidaError {
 
     #[error(transparent)]
     Plot(#[from] PlotError),
+
+    /// The caller asked the run to stop (Ctrl-C from Python).
+    #[error("interrupted")]
+    Interrupted,
 }
 
 /// Error of a plot: which file, and what went wrong.

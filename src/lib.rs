@@ -11,6 +11,7 @@ pub use medida_solvers as solvers;
 
 pub mod assimilation;
 pub mod case;
+pub mod cases;
 pub mod error;
 pub mod library;
 pub mod memory;

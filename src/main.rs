@@ -2,14 +2,11 @@
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use medida::case::Regression;
+use medida::cases::resolve;
 use medida::npz::{read_labels, read_matrix, read_vector};
 use medida::output::report::{summary, Report};
-use medida::regression::equation::Equation;
-use medida::regression::resample::{Blocks, FOLDS, RESAMPLES};
-use medida::regression::rvm::RvmSettings;
-use medida::regression::sweep::{select, PruneAlpha};
-use medida::{Case, MedidaError};
+use medida::regression::fit_matrix;
+use medida::MedidaError;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -85,52 +82,6 @@ enum Command {
     },
 }
 
-fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
-}
-
-/// Built-in case files: every `.toml` under data/, by file stem.
-fn builtin_cases() -> Vec<(String, PathBuf)> {
-    let mut cases = Vec::new();
-    let mut stack = vec![data_dir()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "toml") {
-                let stem = path
-                    .file_stem()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .to_string();
-                cases.push((stem, path));
-            }
-        }
-    }
-    cases.sort();
-    cases
-}
-
-fn resolve_case(name: &str) -> Result<PathBuf, MedidaError> {
-    let path = PathBuf::from(name);
-    if path.exists() {
-        return Ok(path);
-    }
-    builtin_cases()
-        .into_iter()
-        .find(|(stem, _)| stem == name)
-        .map(|(_, p)| p)
-        .ok_or_else(|| {
-            MedidaError::Config(format!(
-                "`{name}` is neither a file nor a built-in case (see `medida cases`)"
-            ))
-        })
-}
-
 /// One case, or several in a row with a closing table; `--json` needs a single case and
 /// `--plots DIR` gets one sub-folder per case when there are several.
 fn run_many(
@@ -199,12 +150,12 @@ fn run(
     plots: Option<PathBuf>,
     quiet: bool,
 ) -> Result<Option<(bool, f64)>, MedidaError> {
-    let path = resolve_case(case)?;
-    let case = Case::from_file(&path)?;
+    let label = case;
+    let case = resolve(case)?;
     let bar = progress_bar(quiet);
     let progress = |stage: &str| bar.set_message(stage.to_string());
-    let result = medida::run(&case, &progress)
-        .map_err(|e| MedidaError::Config(format!("{}: {e}", path.display())));
+    let result =
+        medida::run(&case, &progress).map_err(|e| MedidaError::Config(format!("{label}: {e}")));
     bar.finish_and_clear();
     let discovery = result?;
     print!("{}", summary(&discovery));
@@ -235,12 +186,12 @@ fn set_memory(memory: Option<String>) -> Result<(), MedidaError> {
 }
 
 fn simulate_command(case: &str, out: &Path, quiet: bool) -> Result<(), MedidaError> {
-    let path = resolve_case(case)?;
-    let case = Case::from_file(&path)?;
+    let label = case;
+    let case = resolve(case)?;
     let bar = progress_bar(quiet);
     let progress = |stage: &str| bar.set_message(stage.to_string());
     let result = medida::simulate(&case, out, &progress)
-        .map_err(|e| MedidaError::Config(format!("{}: {e}", path.display())));
+        .map_err(|e| MedidaError::Config(format!("{label}: {e}")));
     bar.finish_and_clear();
     let snapshots = result?;
     println!(
@@ -279,17 +230,8 @@ fn fit_command(
     seed: u64,
     json: Option<PathBuf>,
 ) -> Result<(), MedidaError> {
-    let choice = match prune_alpha {
-        "auto" => PruneAlpha::Auto,
-        number => match number.parse::<f64>() {
-            Ok(v) if v.is_finite() && v > 0.0 => PruneAlpha::Fixed(v),
-            _ => {
-                return Err(MedidaError::Config(format!(
-                    "--prune-alpha `{number}`: expected \"auto\" or a positive number"
-                )))
-            }
-        },
-    };
+    let choice = medida::regression::parse_prune_alpha(prune_alpha)
+        .map_err(|e| MedidaError::Config(format!("--{e}")))?;
     let matrix = read_matrix(data, x)?;
     let target = read_vector(data, y)?;
     let names = match labels_file {
@@ -301,94 +243,20 @@ fn fit_command(
             .collect(),
         None => read_labels(data, labels)?,
     };
-    if matrix.nrows() != target.len() {
-        return Err(MedidaError::Data(format!(
-            "{}: `{x}` has {} rows but `{y}` has {} values; they must match row for row",
-            data.display(),
-            matrix.nrows(),
-            target.len()
-        )));
-    }
-    for (i, name) in names.iter().enumerate() {
-        if names[..i].contains(name) {
-            return Err(MedidaError::Data(format!(
-                "{}: label `{name}` names two columns; every column needs its own term",
-                data.display()
-            )));
-        }
-    }
-    if names.len() != matrix.ncols() {
-        return Err(MedidaError::Data(format!(
-            "{} labels for {} columns of `{x}`",
-            names.len(),
-            matrix.ncols()
-        )));
-    }
-    let blocks = Blocks::of_rows(names, matrix.view(), target.view(), 1)?;
-    let settings = RvmSettings {
-        method: method.parse()?,
-        ..RvmSettings::default()
-    };
-    let selection = select(&blocks, &settings, choice, Regression::default().knee, seed)?;
-    let stability = &selection.stability;
-    let result = &selection.fit;
-    match &selection.unsupported {
-        Some(why) => println!("{why}"),
-        None => println!("{}", Equation::from_fit("y", result)),
-    }
-    if !result.retained.is_empty() {
-        println!("\n  term           coefficient      ± std   inclusion");
-        for &i in &result.retained {
-            println!(
-                "  {:<14} {:>11.5} {:>10.1e}   {}",
-                result.names[i],
-                result.coefficients[i],
-                result.std[i],
-                stability
-                    .inclusion
-                    .as_ref()
-                    .map_or("-".into(), |f| format!("{:.0} %", 100.0 * f[i]))
-            );
-        }
-        println!();
-    }
-    println!(
-        "{} rows, {} columns, {} retained (prune_alpha {:.0e}{}); noise std {:.3e}; {} after {} iterations",
-        result.rows,
-        result.names.len(),
-        result.retained.len(),
-        selection.prune_alpha,
-        if choice == PruneAlpha::Auto { ", automatic" } else { "" },
-        result.noise_std(),
-        if result.converged {
-            "converged"
-        } else {
-            "NOT converged"
-        },
-        result.iterations
-    );
-    if let Some(h) = stability.held_out {
-        println!(
-            "held-out: {:.2} % of the target explained on unseen row blocks, gain {} ({}-fold over {} blocks); inclusion over {RESAMPLES} bootstrap resamples of the blocks",
-            100.0 * h.explained,
-            medida::regression::resample::gain_text(h.gain_z),
-            FOLDS.min(blocks.len()),
-            blocks.len()
-        );
-    }
-    for d in &result.dropped {
-        println!("dropped `{}`: {}", d.name, d.reason);
-    }
+    let source = format!("{} (`{x}`, `{y}`)", data.display());
+    let fit = fit_matrix(
+        &source,
+        names,
+        matrix.view(),
+        target.view(),
+        method.parse()?,
+        choice,
+        seed,
+    )?;
+    print!("{}", fit.summary("y"));
     if let Some(json) = json {
         let name = data.file_stem().unwrap_or_default().to_string_lossy();
-        Report::from_fit(
-            &name,
-            result,
-            selection.prune_alpha,
-            stability,
-            selection.unsupported.as_ref(),
-        )
-        .write(&json)?;
+        fit.report(&name).write(&json)?;
     }
     Ok(())
 }
@@ -411,13 +279,8 @@ fn main() {
             memory,
         } => set_memory(memory).and_then(|_| simulate_command(&case, &out, quiet)),
         Command::Cases => {
-            for (name, path) in builtin_cases() {
-                let rel = path
-                    .strip_prefix(data_dir())
-                    .unwrap_or(&path)
-                    .display()
-                    .to_string();
-                println!("{name:<28} data/{rel}");
+            for case in medida::cases::builtin() {
+                println!("{:<28} data/{}", case.name, case.path);
             }
             Ok(())
         }

@@ -3,7 +3,7 @@
 //! sparse data with gaps, the noise estimator at known noise levels, and bad files.
 
 use medida::case::Case;
-use medida::observe::file::{estimate_noise, read};
+use medida::observe::file::{estimate_noise, read, NpzFile};
 use medida::{run, simulate};
 use ndarray::{Array1, Array2};
 use ndarray_npy::NpzWriter;
@@ -285,7 +285,7 @@ fn the_noise_estimate_is_within_20_percent_of_the_noise_added() {
             simulate(&case, &file, &|_| {}).unwrap();
             let (_, shape) = case.system.fields();
             let levels = if kind == "ks" { 2 } else { 1 };
-            let data = read(&file, &case.system, levels, 0, 0, 0, &|_| Ok(())).unwrap();
+            let data = read(&NpzFile(&file), &case.system, levels, 0, 0, 0, &|_| Ok(())).unwrap();
             let estimate = estimate_noise(&data, *shape.last().unwrap()).unwrap();
             assert!(
                 (estimate / noise - 1.0).abs() < 0.2,

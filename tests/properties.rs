@@ -437,7 +437,7 @@ fn fit_with_rows_that_do_not_match_is_an_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("`X` has 1 rows but `y` has 33 values"),
+        stderr.contains("X has 1 rows but y has 33 values"),
         "{stderr}"
     );
     std::fs::remove_dir_all(dir).ok();

@@ -12,11 +12,116 @@ use crate::pipeline::observe::{ObservedLevel, ObservedPair};
 use crate::systems::SystemSettings;
 use std::path::{Path, PathBuf};
 
+/// Where the snapshots come from: an `.npz` file, or arrays held in memory (the Python
+/// `discover`). Both give named arrays of f64, row 0 first.
+pub trait Snapshots {
+    /// Names the source in errors: the path, or what holds the arrays.
+    fn label(&self) -> String;
+    fn names(&self) -> Result<Vec<String>>;
+    fn shape(&self, name: &str) -> Result<Vec<usize>>;
+    fn vector(&self, name: &str) -> Result<Vec<f64>>;
+    /// The rows `wanted` (sorted) of an array, each flattened.
+    fn rows(&self, name: &str, wanted: &[usize]) -> Result<Vec<Vec<f64>>>;
+}
+
+/// An observation file, streamed: only the rows asked for are read.
+pub struct NpzFile<'a>(pub &'a Path);
+
+impl Snapshots for NpzFile<'_> {
+    fn label(&self) -> String {
+        self.0.display().to_string()
+    }
+    fn names(&self) -> Result<Vec<String>> {
+        array_names(self.0)
+    }
+    fn shape(&self, name: &str) -> Result<Vec<usize>> {
+        Ok(array_info(self.0, name)?.shape)
+    }
+    fn vector(&self, name: &str) -> Result<Vec<f64>> {
+        Ok(read_vector(self.0, name)?.to_vec())
+    }
+    fn rows(&self, name: &str, wanted: &[usize]) -> Result<Vec<Vec<f64>>> {
+        Ok(read_rows(self.0, name, wanted)?.1)
+    }
+}
+
+/// Observations held in memory, in the observation file's layout: named arrays with their
+/// shapes (row-major), `t` among them.
+#[derive(Clone, Debug, Default)]
+pub struct Arrays {
+    /// What holds them, for errors (e.g. "the arrays given to medida.discover").
+    pub label: String,
+    pub arrays: Vec<(String, Vec<usize>, Vec<f64>)>,
+}
+
+impl Arrays {
+    /// Checks that every array's values fill its shape.
+    pub fn new(label: &str, arrays: Vec<(String, Vec<usize>, Vec<f64>)>) -> Result<Self> {
+        for (name, shape, data) in &arrays {
+            let size: usize = shape.iter().product();
+            if size != data.len() {
+                return Err(MedidaError::Data(format!(
+                    "{label}: `{name}` has shape {shape:?} ({size} values) but {} values",
+                    data.len()
+                )));
+            }
+        }
+        Ok(Arrays {
+            label: label.to_string(),
+            arrays,
+        })
+    }
+
+    fn get(&self, name: &str) -> Result<&(String, Vec<usize>, Vec<f64>)> {
+        self.arrays
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .ok_or_else(|| MedidaError::Data(format!("{}: no array `{name}`", self.label)))
+    }
+}
+
+impl Snapshots for Arrays {
+    fn label(&self) -> String {
+        self.label.clone()
+    }
+    fn names(&self) -> Result<Vec<String>> {
+        Ok(self.arrays.iter().map(|(n, _, _)| n.clone()).collect())
+    }
+    fn shape(&self, name: &str) -> Result<Vec<usize>> {
+        Ok(self.get(name)?.1.clone())
+    }
+    fn vector(&self, name: &str) -> Result<Vec<f64>> {
+        let (_, shape, data) = self.get(name)?;
+        if shape.iter().filter(|&&d| d != 1).count() > 1 {
+            return Err(MedidaError::Data(format!(
+                "{}: `{name}` has shape {shape:?}; expected a vector",
+                self.label
+            )));
+        }
+        Ok(data.clone())
+    }
+    fn rows(&self, name: &str, wanted: &[usize]) -> Result<Vec<Vec<f64>>> {
+        let (_, shape, data) = self.get(name)?;
+        let row: usize = shape.iter().skip(1).product();
+        wanted
+            .iter()
+            .map(|&r| {
+                data.get(r * row..(r + 1) * row)
+                    .map(<[f64]>::to_vec)
+                    .ok_or_else(|| {
+                        MedidaError::Data(format!("{}: `{name}` has no row {r}", self.label))
+                    })
+            })
+            .collect()
+    }
+}
+
 /// Snapshots of the validation forecast kept at most (spread evenly over the horizon).
 pub const VALIDATION_SNAPSHOTS: usize = 50;
 
 /// What a file gives the pipeline.
 pub struct FileData {
+    /// The file's path, or what holds the arrays.
     pub path: PathBuf,
     /// Per pair: its observed levels (history, start levels, end), NaN where not observed.
     pub pairs: Vec<ObservedPair>,
@@ -29,8 +134,8 @@ pub struct FileData {
     pub available: usize,
 }
 
-fn error(path: &Path, what: String) -> MedidaError {
-    MedidaError::Data(format!("{}: {what}", path.display()))
+fn error(source: &str, what: String) -> MedidaError {
+    MedidaError::Data(format!("{source}: {what}"))
 }
 
 /// Distinct spacings of consecutive times with their counts, for an error message.
@@ -69,7 +174,7 @@ fn at(times: &[f64], t: f64, dt: f64) -> Option<usize> {
 /// pair, `pairs` = 0 for every pair, `horizon` model steps for the validation forecast;
 /// `budget` may refuse the chosen number of pairs before any snapshot is read.
 pub fn read(
-    path: &Path,
+    snapshots: &dyn Snapshots,
     system: &SystemSettings,
     levels: usize,
     history: usize,
@@ -77,10 +182,9 @@ pub fn read(
     horizon: usize,
     budget: &dyn Fn(usize) -> Result<()>,
 ) -> Result<FileData> {
-    if !path.exists() {
-        return Err(error(path, "no such observation file".into()));
-    }
-    let names = array_names(path)?;
+    let source = snapshots.label();
+    let path = source.as_str();
+    let names = snapshots.names()?;
     let (fields, shape) = system.fields();
     for name in std::iter::once(&"t").chain(&fields) {
         if !names.iter().any(|n| n == name) {
@@ -99,7 +203,7 @@ pub fn read(
             ));
         }
     }
-    let times = read_vector(path, "t")?.to_vec();
+    let times = snapshots.vector("t")?;
     let n = times.len();
     if n == 0 {
         return Err(error(path, "`t` is empty: no snapshot".into()));
@@ -123,15 +227,15 @@ pub fn read(
         ));
     }
     for field in &fields {
-        let info = array_info(path, field)?;
+        let found = snapshots.shape(field)?;
         let mut wanted = vec![n];
         wanted.extend(&shape);
-        if info.shape != wanted {
+        if found != wanted {
             return Err(error(
                 path,
                 format!(
                     "`{field}` has shape {:?}; the [system] grid and the {n} times of `t` need {:?}",
-                    info.shape, wanted
+                    found, wanted
                 ),
             ));
         }
@@ -140,7 +244,7 @@ pub fn read(
         if !names.iter().any(|a| a == axis) {
             continue;
         }
-        let given = read_vector(path, axis)?;
+        let given = snapshots.vector(axis)?;
         let span = grid.last().copied().unwrap_or(0.0) - grid[0];
         let tolerance = 1e-9 * span.abs().max(1.0);
         let wrong = given.len() != grid.len()
@@ -242,7 +346,7 @@ pub fn read(
     rows.dedup();
     let mut values: Vec<Vec<Vec<f64>>> = Vec::new(); // field → row → values
     for field in &fields {
-        let (_, data) = read_rows(path, field, &rows)?;
+        let data = snapshots.rows(field, &rows)?;
         for (row, snapshot) in rows.iter().zip(&data) {
             if let Some(p) = snapshot.iter().position(|v| v.is_infinite()) {
                 return Err(error(
@@ -273,7 +377,7 @@ pub fn read(
         }
     };
     Ok(FileData {
-        path: path.to_path_buf(),
+        path: PathBuf::from(&source),
         times: chosen.iter().map(|w| times[w[span - 1]]).collect(),
         pairs: chosen
             .iter()

@@ -323,9 +323,14 @@ impl Report {
         }
     }
 
+    /// The report as the JSON text `--json` writes.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a report is plain data")
+    }
+
     /// Writes the JSON atomically: a failed run never leaves a partial file behind.
     pub fn write(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self).map_err(|e| MedidaError::io(path, e))?;
+        let text = self.to_json();
         let temporary = path.with_extension("json.partial");
         std::fs::write(&temporary, text + "\n").map_err(|e| MedidaError::io(&temporary, e))?;
         std::fs::rename(&temporary, path).map_err(|e| MedidaError::io(path, e))

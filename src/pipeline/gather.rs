@@ -4,11 +4,13 @@
 
 use crate::case::{Case, Noise};
 use crate::error::{MedidaError, Result};
-use crate::observe::file::{estimate_noise, read, FileData};
+use crate::observe::file::{estimate_noise, read, FileData, NpzFile, Snapshots};
 use crate::pipeline::analysis::{estimate_states, Estimate};
 use crate::pipeline::observe::{observe_pairs, ObservedLevel, ObservedPair};
+use crate::pipeline::Progress;
 use crate::systems::{System, TruePair};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 /// The observations of a run and the states estimated from them.
 pub struct Gathered<V> {
@@ -43,7 +45,7 @@ pub fn twin<S: System>(
     case: &Case,
     system: &mut S,
     history: usize,
-    progress: &dyn Fn(&str),
+    progress: Progress,
 ) -> Result<Gathered<S::Value>> {
     let noise = case.noise();
     system.check_design(case.observations.pairs)?;
@@ -51,7 +53,7 @@ pub fn twin<S: System>(
         .observations
         .sensors(system.grid_points())?
         .points(system.grid_points(), case.seed);
-    progress("truth run");
+    progress("truth run")?;
     let truth = system.truth_pairs(case.observations.pairs, history)?;
     let exact = noise == 0.0 && sensors.is_none();
     let observed = (!exact).then(|| observe_pairs(system, &truth, noise, case.seed));
@@ -59,7 +61,7 @@ pub fn twin<S: System>(
         progress(&format!(
             "interpolating with {}",
             system.interpolator_label()
-        ));
+        ))?;
     }
     let estimates = estimate_states(system, &truth, observed.as_deref(), sensors.as_deref())?;
     Ok(Gathered {
@@ -79,14 +81,28 @@ pub fn from_file<S: System>(
     case: &Case,
     system: &mut S,
     history: usize,
-    progress: &dyn Fn(&str),
+    progress: Progress,
 ) -> Result<Gathered<S::Value>> {
-    let path = case.observations.file.as_ref().expect("a file case");
-    progress(&format!("reading {}", path.display()));
+    let file = case.observations.file.as_deref().map(NpzFile);
+    let snapshots: &dyn Snapshots = match (&file, &case.observations.arrays) {
+        (_, Some(arrays)) => arrays.as_ref(),
+        (Some(file), None) => {
+            if !file.0.exists() {
+                return Err(MedidaError::Data(format!(
+                    "{}: no such observation file",
+                    file.0.display()
+                )));
+            }
+            file
+        }
+        (None, None) => unreachable!("from_file runs on observations from data"),
+    };
+    let path = PathBuf::from(snapshots.label());
+    progress(&format!("reading {}", path.display()))?;
     let (interval, count) = system.skill_schedule();
     let horizon = (interval * count as f64 / system.dt()).round() as usize;
     let data = read(
-        path,
+        snapshots,
         &case.system,
         system.start_levels(),
         history,
@@ -191,7 +207,7 @@ fn estimate_levels<S: System>(
     pairs: &[ObservedPair],
     masks: &[Option<Vec<usize>>],
     history: usize,
-    progress: &dyn Fn(&str),
+    progress: Progress,
 ) -> Result<Vec<Estimate<S::Value>>> {
     let levels: Vec<&ObservedLevel> = pairs.iter().flatten().collect();
     let mut groups: BTreeMap<&[usize], Vec<usize>> = BTreeMap::new();
@@ -206,7 +222,7 @@ fn estimate_levels<S: System>(
         progress(&format!(
             "interpolating with {}",
             system.interpolator_label()
-        ));
+        ))?;
     }
     for (points, members) in &groups {
         let values: Vec<Vec<f64>> = members
@@ -246,9 +262,9 @@ pub fn simulate<S: System>(
     case: &Case,
     system: &mut S,
     out: &std::path::Path,
-    progress: &dyn Fn(&str),
+    progress: Progress,
 ) -> Result<usize> {
-    if case.observations.file.is_some() {
+    if case.observations.from_data() {
         return Err(MedidaError::Config(
             "`observations.file`: this case reads its observations; simulate writes those of a twin experiment (a case with a [truth])".into(),
         ));
@@ -259,7 +275,7 @@ pub fn simulate<S: System>(
         .observations
         .sensors(system.grid_points())?
         .points(system.grid_points(), case.seed);
-    progress("truth run");
+    progress("truth run")?;
     let truth = system.truth_pairs(case.observations.pairs, history)?;
     let observed = observe_pairs(system, &truth, noise, case.seed);
     let dt = system.dt();

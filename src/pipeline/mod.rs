@@ -32,11 +32,15 @@ use std::time::Instant;
 pub const BLOW_UP: f64 = 1e6;
 
 /// Runs one case on one system end to end.
-pub fn run<S: System>(case: &Case, system: &mut S, progress: &dyn Fn(&str)) -> Result<Discovery> {
+/// The callback each stage reports to (a line such as "truth run" or "pair 3/100"); an
+/// error it returns (e.g. [`crate::MedidaError::Interrupted`]) stops the run there.
+pub type Progress<'a> = &'a dyn Fn(&str) -> Result<()>;
+
+pub fn run<S: System>(case: &Case, system: &mut S, progress: Progress) -> Result<Discovery> {
     let mut seconds = Timings::default();
     let clock = Instant::now();
     let history = case.assimilation.history();
-    let gathered = if case.observations.file.is_some() {
+    let gathered = if case.observations.from_data() {
         gather::from_file(case, system, history, progress)?
     } else {
         gather::twin(case, system, history, progress)?
@@ -91,14 +95,14 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: &dyn Fn(&str)) -> R
         progress,
     )?;
 
-    progress("regression");
+    progress("regression")?;
     let clock = Instant::now();
     let choice = case.regression.prune_alpha();
     let selections = regress(case, choice, &accumulated.stats)?;
     let mut fits: Vec<RvmFit> = selections.iter().map(|s| s.fit.clone()).collect();
     let mut refinement = None;
     if !accumulated.kept.is_empty() && fits.iter().any(|f| !f.retained.is_empty()) {
-        progress("refinement");
+        progress("refinement")?;
         refinement = refine::refine(
             system,
             &accumulated.kept,
@@ -108,7 +112,7 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: &dyn Fn(&str)) -> R
     }
     seconds.regression += clock.elapsed().as_secs_f64();
 
-    progress("forecast skill");
+    progress("forecast skill")?;
     let clock = Instant::now();
     let correction = correction_of(&fits);
     let skill = if truth_known {
@@ -199,10 +203,10 @@ fn assimilate<S: System>(
     estimates: &mut [Estimate<S::Value>],
     observed: &[ObservedPair],
     sensors: Option<&[usize]>,
-    progress: &dyn Fn(&str),
+    progress: Progress,
 ) -> Result<()> {
     let settings = &case.assimilation;
-    progress(&format!("{} analyses", settings.method.name()));
+    let name = settings.method.name();
     let member = system.member_forecaster()?;
     let filter = EnsembleFilter {
         settings,
@@ -210,7 +214,9 @@ fn assimilate<S: System>(
         member_forecaster: member.as_ref(),
         sensors,
     };
+    let pairs = estimates.len();
     for (k, (estimate, pair)) in estimates.iter_mut().zip(observed).enumerate() {
+        progress(&format!("{name} analyses, pair {}/{pairs}", k + 1))?;
         if settings.cycles == 0 {
             let end = pair.last().expect("an end level");
             let analysis = filter.isolated(system, estimate, end, k)?;
@@ -332,7 +338,7 @@ fn accumulate<S: System>(
     noise: f64,
     keep: bool,
     seconds: &mut Timings,
-    progress: &dyn Fn(&str),
+    progress: Progress,
 ) -> Result<Accumulated<S>> {
     let pairs = estimates.len();
     let mut stats =
@@ -341,7 +347,7 @@ fn accumulate<S: System>(
     let mut first = None;
     let mut forecast = Vec::new();
     for (k, estimate) in estimates.into_iter().enumerate() {
-        progress(&format!("pair {}/{pairs}", k + 1));
+        progress(&format!("pair {}/{pairs}", k + 1))?;
         let clock = Instant::now();
         one_step_forecast(forecaster, &estimate.start, &mut forecast, k)?;
         seconds.forecast += clock.elapsed().as_secs_f64();

@@ -199,7 +199,7 @@ impl KsSettings {
             );
         }
         let steps = (self.truth.spinup + self.truth.duration) / self.truth.dt;
-        if case.observations.file.is_none() && steps > crate::systems::MAX_TRUTH_STEPS {
+        if !case.observations.from_data() && steps > crate::systems::MAX_TRUTH_STEPS {
             return bad(
                 "truth.duration",
                 format!(
@@ -213,7 +213,7 @@ impl KsSettings {
         }
         // Every pair spans its history, two start levels and its end, model steps apart; the
         // pairs share the truth window, which must hold them without overlap.
-        if case.observations.file.is_none() {
+        if !case.observations.from_data() {
             let history = case.assimilation.history();
             let span = (history + 2) as f64 * self.model.dt;
             let per_pair = self.truth.duration / case.observations.pairs.max(1) as f64;

@@ -12,6 +12,7 @@ use crate::assimilation::Geometry;
 use crate::case::{Case, SystemSections};
 use crate::error::Result;
 use crate::pipeline::discovery::Sample;
+use crate::pipeline::Progress;
 use ndarray::Array2;
 use num_complex::Complex64;
 use rand_chacha::ChaCha8Rng;
@@ -299,8 +300,16 @@ impl SystemSettings {
     }
 }
 
-/// Runs the one pipeline on the case's system.
+/// Runs the one pipeline on the case's system, reporting each stage to `progress`.
 pub fn run(case: &Case, progress: &dyn Fn(&str)) -> Result<crate::pipeline::discovery::Discovery> {
+    run_with(case, &|stage| {
+        progress(stage);
+        Ok(())
+    })
+}
+
+/// [`run`] with a progress callback that may stop the run by returning an error.
+pub fn run_with(case: &Case, progress: Progress) -> Result<crate::pipeline::discovery::Discovery> {
     crate::memory::check(case, case.observations.pairs)?;
     match &case.system {
         SystemSettings::Ks(settings) => {
@@ -316,6 +325,10 @@ pub fn run(case: &Case, progress: &dyn Fn(&str)) -> Result<crate::pipeline::disc
 /// returns the number of snapshots.
 pub fn simulate(case: &Case, out: &std::path::Path, progress: &dyn Fn(&str)) -> Result<usize> {
     use crate::pipeline::gather::simulate;
+    let progress: Progress = &|stage| {
+        progress(stage);
+        Ok(())
+    };
     crate::memory::check(case, case.observations.pairs)?;
     match &case.system {
         SystemSettings::Ks(settings) => {

@@ -227,7 +227,7 @@ impl QgSettings {
         }
         let steps = (self.truth.spinup + self.truth.spacing * case.observations.pairs as f64)
             / self.truth.dt;
-        if case.observations.file.is_none() && steps > crate::systems::MAX_TRUTH_STEPS {
+        if !case.observations.from_data() && steps > crate::systems::MAX_TRUTH_STEPS {
             return bad(
                 "truth.spinup",
                 format!(
@@ -242,7 +242,7 @@ impl QgSettings {
         }
         let history = case.assimilation.history();
         let span = (history + 1) as f64 * self.truth.dt;
-        if case.observations.file.is_none() && self.truth.spacing < span {
+        if !case.observations.from_data() && self.truth.spacing < span {
             return bad(
                 "truth.spacing",
                 format!(
