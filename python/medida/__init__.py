@@ -53,7 +53,11 @@ CaseLike = Union[str, "os.PathLike[str]", Mapping[str, Any]]
 class _Progress:
     """One status line on stderr, rewritten in place (terminals and Jupyter alike)."""
 
-    def __init__(self, quiet: bool) -> None:
+    def __init__(self, quiet: Optional[bool]) -> None:
+        if quiet is None:
+            # Shown in a terminal or a notebook; not in logs and pipes.
+            interactive = getattr(sys.stderr, "isatty", lambda: False)()
+            quiet = not (interactive or "ipykernel" in sys.modules)
         self.quiet = quiet
         self.start = time.monotonic()
         self.width = 0
@@ -74,7 +78,7 @@ class _Progress:
             sys.stderr.flush()
 
 
-def _with_progress(call, quiet: bool):
+def _with_progress(call, quiet: Optional[bool]):
     progress = _Progress(quiet)
     try:
         return call(progress)
@@ -375,6 +379,14 @@ class Discovery:
             coords["time"] = ("time", a["sample_times"], {"units": "nondimensional time"})
         else:
             layers = np.arange(1, a["state"].shape[0] + 1)
+            cut = a["edge_cut"]
+
+            def full(inner):
+                # The regression sees the grid inside the edge cut: NaN outside it.
+                out = np.full(a["state"].shape, np.nan)
+                out[:, cut : cut + inner.shape[1], cut : cut + inner.shape[2]] = inner
+                return out
+
             coords = {
                 "lev": ("lev", layers, {"long_name": "layer"}),
                 "y": ("y", a["y"], {"long_name": "y", "units": "nondimensional"}),
@@ -382,8 +394,8 @@ class Discovery:
             }
             data = {
                 "q": (("lev", "y", "x"), a["state"], {"long_name": a["state_label"]}),
-                "increment": (("lev", "y", "x"), a["increment"], {"long_name": "(analysis - forecast)/dt of q"}),
-                "reconstruction": (("lev", "y", "x"), a["reconstruction"], {"long_name": "discovered terms"}),
+                "increment": (("lev", "y", "x"), full(a["increment"]), {"long_name": "(analysis - forecast)/dt of q"}),
+                "reconstruction": (("lev", "y", "x"), full(a["reconstruction"]), {"long_name": "discovered terms"}),
             }
             attrs["edge_cut"] = a["edge_cut"]
         return xr.Dataset(data_vars=data, coords=coords, attrs=attrs)
@@ -460,7 +472,7 @@ def cases() -> Dict[str, str]:
     return dict(_medida.cases())
 
 
-def run(case: CaseLike, *, quiet: bool = False) -> Discovery:
+def run(case: CaseLike, *, quiet: Optional[bool] = None) -> Discovery:
     """Runs a discovery.
 
     Parameters
@@ -469,8 +481,9 @@ def run(case: CaseLike, *, quiet: bool = False) -> Discovery:
         A case file (``"my-case.toml"``), a built-in case (``"ks-case01"``, see
         :func:`cases`), or a dict in the case file's shape, e.g.
         ``{"system": {"kind": "ks"}, "model": {"rhs": {"u_xx": -1, "u_xxxx": -1}}}``.
-    quiet : bool
-        No progress line on stderr.
+    quiet : bool or None
+        True: no progress line on stderr; False: always one; None: one in a terminal or a
+        notebook.
 
     The run releases the GIL; Ctrl-C stops it at the next stage (KeyboardInterrupt).
     """
@@ -493,7 +506,7 @@ def discover(
     y: Any = None,
     name: str = "arrays",
     seed: int = 7,
-    quiet: bool = False,
+    quiet: Optional[bool] = None,
     **sections: Mapping[str, Any],
 ) -> Discovery:
     """Discovery on observations held in numpy arrays (the "your own data" path, no file).
@@ -519,6 +532,8 @@ def discover(
         Fields by name instead of ``u`` (``{"psi1": ..., "psi2": ...}``).
     x, y : arrays
         Grid coordinates, checked against the ``[system]`` grid.
+    quiet : bool or None
+        As for :func:`run`.
     **sections : dicts
         Any other case-file sections (``assimilation``, ``library``, ``regression``,
         ``interpolation``).

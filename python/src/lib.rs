@@ -15,7 +15,7 @@ use pyo3::types::{PyDict, PyList};
 use std::sync::Mutex;
 
 pyo3::create_exception!(
-    _medida,
+    medida,
     MedidaError,
     PyValueError,
     "An input medida refuses (a bad case key, file or array), with medida's own message."
