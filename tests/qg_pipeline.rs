@@ -87,9 +87,7 @@ fn an_letkf_of_the_qg_model_recovers_sparse_case_1001() {
     c.assimilation.perturbation = 0.02;
     // 10 of the case's 20 pairs: the local analyses (36,864 per pair) are the cost.
     c.observations.pairs = 10;
-    let clock = std::time::Instant::now();
     let discovery = run_qg(&c, &|_| {}).unwrap();
-    eprintln!("{:?} {:?}", clock.elapsed(), discovery.seconds);
     assert!(discovery.assimilation != "none");
     let failures = check(&discovery, 0.05);
     assert!(failures.is_empty(), "{failures:#?}");

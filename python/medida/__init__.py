@@ -5,11 +5,11 @@ finds the missing or wrong terms of the model in closed form, with error bars, a
 the corrected model forecasts better. This module is a thin face on the Rust engine: the same
 pipeline, regression and reports as the ``medida`` command line.
 
->>> import medida
->>> d = medida.run("ks-case01")          # a built-in case (see medida.cases())
->>> print(d.equation())
-u_t error = -1.0000(±0.0000) u*u_x
->>> d.save("ks-case01.medida.json"); medida.load("ks-case01.medida.json").equation()
+    import medida
+    d = medida.run("ks-case01")          # a built-in case (see medida.cases())
+    print(d.equation())                  # u_t error = -1.00000(±0.00002) u*u_x
+    d.save("ks-case01.medida.json")
+    medida.load("ks-case01.medida.json").equation()
 
 Entry points: :func:`fit` (the regression on any matrix), :func:`run` (a case file, a built-in
 case or a dict), :func:`discover` (your own observations held in numpy arrays), :func:`load`.
