@@ -2,8 +2,10 @@
 
 Alternates the two sides `--repeats` times and reports min and median wall seconds:
   cli      `medida run CASE --quiet` as a process (what a shell user waits for);
-  process  `python -c "import medida; medida.run(...)"`: the same run from Python, with the
-           interpreter's start and imports (the like-for-like comparison);
+  call     `medida.run(CASE, quiet=True)` timed inside a fresh interpreter: the Python call
+           itself (the like-for-like comparison with the CLI process);
+  process  the whole `python -c "import medida; medida.run(...)"`, with the interpreter's
+           start and the imports (numpy's among them);
   python   `medida.run(CASE, quiet=True)` again inside this interpreter: what a notebook's
            second call waits for (the truth run is cached in the process, as `medida run A B`
            shares it between cases).
@@ -32,9 +34,12 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--bin", default=str(ROOT / "target" / "release" / "medida"))
     a = p.parse_args()
-    times = {"cli": [], "process": [], "python": []}
+    times = {"cli": [], "call": [], "process": [], "python": []}
     report = Path(tempfile.mkdtemp()) / "r.json"
-    code = f"import medida; medida.run({a.case!r}, quiet=True)"
+    code = (
+        "import time, medida; t = time.perf_counter(); "
+        f"medida.run({a.case!r}, quiet=True); print(time.perf_counter() - t)"
+    )
     for _ in range(a.repeats):
         t = time.perf_counter()
         subprocess.run([a.bin, "run", a.case, "--quiet", "--json", str(report)], check=True, capture_output=True)
@@ -43,8 +48,9 @@ def main() -> None:
         d = medida.run(a.case, quiet=True)
         times["python"].append(time.perf_counter() - t)
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True)
+        out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
         times["process"].append(time.perf_counter() - t)
+        times["call"].append(float(out.stdout.strip().splitlines()[-1]))
     ours = d.to_dict()["discovered"]
     theirs = json.loads(report.read_text())["discovered"]
     same = len(ours) == len(theirs) and all(

@@ -539,6 +539,8 @@ fn format_equation(
 
 #[pymodule]
 fn _medida(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // As the CLI does first thing: freed blocks stay in the process (memory.rs says why).
+    medida::memory::retain_freed_memory();
     m.add("MedidaError", m.py().get_type::<MedidaError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<PyFit>()?;
