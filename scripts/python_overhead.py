@@ -40,17 +40,27 @@ def main() -> None:
         "import time, medida; t = time.perf_counter(); "
         f"medida.run({a.case!r}, quiet=True); print(time.perf_counter() - t)"
     )
-    for _ in range(a.repeats):
+    def cli_side():
         t = time.perf_counter()
         subprocess.run([a.bin, "run", a.case, "--quiet", "--json", str(report)], check=True, capture_output=True)
         times["cli"].append(time.perf_counter() - t)
-        t = time.perf_counter()
-        d = medida.run(a.case, quiet=True)
-        times["python"].append(time.perf_counter() - t)
+
+    def python_side():
         t = time.perf_counter()
         out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
         times["process"].append(time.perf_counter() - t)
         times["call"].append(float(out.stdout.strip().splitlines()[-1]))
+
+    # Fresh processes on both sides, taking turns to go first; this interpreter runs nothing
+    # of medida's until they are done.
+    for k in range(a.repeats):
+        for side in (cli_side, python_side) if k % 2 == 0 else (python_side, cli_side):
+            side()
+    medida.run(a.case, quiet=True)
+    for _ in range(a.repeats):
+        t = time.perf_counter()
+        d = medida.run(a.case, quiet=True)
+        times["python"].append(time.perf_counter() - t)
     ours = d.to_dict()["discovered"]
     theirs = json.loads(report.read_text())["discovered"]
     same = len(ours) == len(theirs) and all(

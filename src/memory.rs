@@ -89,17 +89,18 @@ pub fn plan(case: &Case, pairs: usize) -> Vec<(&'static str, f64, &'static str)>
     let columns = case.system.library_columns(&case.library) as f64;
     let pairs = pairs as f64;
     let mut items = vec![
-        // The true (or read) levels, their observations and their estimates.
+        // The true (or read) levels, their observations and their estimates, and a twin
+        // experiment's cached truth snapshots.
         (
             "the pairs' states",
-            pairs * 3.0 * levels * state,
+            pairs * 4.0 * levels * state,
             "observations.pairs, system.points",
         ),
-        // Library columns kept per pair for the refinement (not with an ensemble).
+        // One pair's library columns and rows at a time (the refinement re-derives them).
         (
             "the library columns",
-            if ensemble { 1.0 } else { pairs } * points * columns * 8.0 * 2.0,
-            "observations.pairs, the [library] size, system.points",
+            points * columns * 8.0 * 2.0,
+            "the [library] size, system.points",
         ),
         (
             "the normal equations",

@@ -275,8 +275,9 @@ proptest! {
 #[test]
 fn a_run_asking_for_ten_times_the_memory_is_refused_within_a_second() {
     let (budget, _) = medida::memory::budget().expect("a known budget on Linux");
-    // Per KS pair: three levels of states three times, and two copies of 24 library columns.
-    let per_pair = 3 * 3 * 1024 * 8 + 2 * 1024 * 24 * 8;
+    // Per KS pair: three levels of states four times (truth, cached truth, observations,
+    // estimates); the library columns are one pair's at a time.
+    let per_pair = 4 * 3 * 1024 * 8;
     let pairs = 10 * budget / per_pair;
     let case = Case::from_toml(&format!(
         "[truth]\nduration = {}\n[observations]\npairs = {pairs}\n",

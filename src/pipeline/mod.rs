@@ -55,6 +55,9 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: Progress) -> Result
         file,
     } = gathered;
     seconds.truth = clock.elapsed().as_secs_f64();
+    // What is kept of the true pairs: their number, and a few for the figures.
+    let pairs = truth.len();
+    let truth = shown_pairs(truth);
     let clock = Instant::now();
     let skill_start = estimates[0].start.last().expect("a start level").clone();
     let validation_start = estimates[0].start.clone();
@@ -69,17 +72,17 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: Progress) -> Result
         }
     }
     if case.assimilation.method.is_ensemble() {
-        let observed = observed
-            .as_ref()
-            .expect("a filter needs noisy observations");
+        let observed = observed.expect("a filter needs noisy observations");
         assimilate(
             case,
             system,
             &mut estimates,
-            observed,
+            &observed,
             sensors.as_deref(),
             progress,
         )?;
+    } else {
+        drop(observed);
     }
     seconds.assimilation = clock.elapsed().as_secs_f64();
 
@@ -106,6 +109,7 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: Progress) -> Result
         refinement = refine::refine(
             system,
             &accumulated.kept,
+            noise,
             &mut fits,
             accumulated.stats.rows(),
         )?;
@@ -173,7 +177,7 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: Progress) -> Result
         name: case.name.clone(),
         system: system.kind(),
         components,
-        pairs: truth.len(),
+        pairs,
         rows: accumulated.stats.rows(),
         projection_modes: system.projection_modes(),
         row_map: system.row_map_label(),
@@ -321,11 +325,32 @@ pub fn correction_of(fits: &[RvmFit]) -> Correction {
         .collect()
 }
 
-/// What the pass over the pairs leaves: the statistics, the pairs kept for refinement, and
-/// the first pair for the figures.
+/// True pairs kept for the figures at most (evenly spread, the first among them): the rest
+/// are dropped once estimated, so memory does not grow with them.
+pub const SHOWN_PAIRS: usize = 64;
+
+fn shown_pairs<V>(mut truth: Vec<crate::systems::TruePair<V>>) -> Vec<crate::systems::TruePair<V>> {
+    let n = truth.len();
+    if n <= SHOWN_PAIRS {
+        return truth;
+    }
+    let wanted: Vec<usize> = (0..SHOWN_PAIRS)
+        .map(|k| k * (n - 1) / (SHOWN_PAIRS - 1))
+        .collect();
+    let mut k = 0;
+    truth.retain(|_| {
+        let keep = wanted.binary_search(&k).is_ok();
+        k += 1;
+        keep
+    });
+    truth
+}
+
+/// What the pass over the pairs leaves: the statistics, the estimates kept for refinement
+/// (their library columns are re-derived there, not kept), and the first pair for the figures.
 struct Accumulated<S: System> {
     stats: NormalEquationsPerComponent,
-    kept: Vec<(Estimate<S::Value>, S::Columns)>,
+    kept: Vec<Estimate<S::Value>>,
     first: Option<FirstPair<S>>,
 }
 
@@ -353,16 +378,7 @@ fn accumulate<S: System>(
         seconds.forecast += clock.elapsed().as_secs_f64();
         let clock = Instant::now();
         let increment = increment(&estimate.end, &forecast, system.dt());
-        // With noisy data the library is evaluated on the earliest start level when there is
-        // one before t: its noise is independent of the noise in the increment, whose
-        // (n2 − n1)/dt would otherwise correlate with the linear columns of u1 + n1 and bias
-        // them by O(σ²/dt) (errors in variables). Noise-free, the state at t itself is used.
-        let library_state = if noise > 0.0 {
-            &estimate.start[0]
-        } else {
-            estimate.start.last().expect("a start level")
-        };
-        let columns = system.columns(library_state)?;
+        let columns = system.columns(library_state(&estimate, noise))?;
         stats.add_pair(k, pairs, system.rows(&columns, &increment, forecaster)?)?;
         if k == 0 {
             first = Some(FirstPair {
@@ -372,11 +388,23 @@ fn accumulate<S: System>(
             });
         }
         if keep {
-            kept.push((estimate, columns));
+            kept.push(estimate);
         }
         seconds.regression += clock.elapsed().as_secs_f64();
     }
     Ok(Accumulated { stats, kept, first })
+}
+
+/// The state the library is evaluated on. With noisy data the earliest start level when there
+/// is one before t: its noise is independent of the noise in the increment, whose
+/// (n2 − n1)/dt would otherwise correlate with the linear columns of u1 + n1 and bias them by
+/// O(σ²/dt) (errors in variables). Noise-free, the state at t itself.
+pub fn library_state<V>(estimate: &Estimate<V>, noise: f64) -> &[V] {
+    if noise > 0.0 {
+        &estimate.start[0]
+    } else {
+        estimate.start.last().expect("a start level")
+    }
 }
 
 /// The imperfect model's one step from a pair's start; a failure or blow-up is an error.

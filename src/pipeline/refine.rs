@@ -6,19 +6,21 @@
 
 use crate::error::Result;
 use crate::pipeline::analysis::Estimate;
-use crate::pipeline::{correction_of, increment, NormalEquationsPerComponent};
+use crate::pipeline::{correction_of, increment, library_state, NormalEquationsPerComponent};
 use crate::regression::rvm::RvmFit;
 use crate::systems::{Forecast, System};
 
 /// Refinement passes after the first fit.
 pub const REFINEMENT_PASSES: usize = 2;
 
-/// Updates the coefficients of `fits` in place; stops early (keeping the last update) when
+/// Updates the coefficients of `fits` in place (the pairs' estimates `kept`, observed with
+/// `noise`); stops early (keeping the last update) when
 /// the corrected model cannot be built or fails, or a system is singular. Returns the last
 /// pass's largest update relative to its coefficient (None: no pass completed).
 pub fn refine<S: System>(
     system: &mut S,
-    kept: &[(Estimate<S::Value>, S::Columns)],
+    kept: &[Estimate<S::Value>],
+    noise: f64,
     fits: &mut [RvmFit],
     rows: usize,
 ) -> Result<Option<f64>> {
@@ -30,12 +32,14 @@ pub fn refine<S: System>(
         };
         let mut stats = NormalEquationsPerComponent::new(&names, fits.len());
         let mut forecast = Vec::new();
-        for (estimate, columns) in kept {
+        for estimate in kept {
             if forecaster.forecast(&estimate.start, &mut forecast).is_err() {
                 break;
             }
             let residual = increment(&estimate.end, &forecast, system.dt());
-            stats.add(system.rows(columns, &residual, &forecaster)?)?;
+            // The pair's library columns, re-derived rather than kept for every pair.
+            let columns = system.columns(library_state(estimate, noise))?;
+            stats.add(system.rows(&columns, &residual, &forecaster)?)?;
         }
         if stats.rows() != rows {
             break;
