@@ -257,3 +257,39 @@ def test_qg_dataset():
     assert np.isnan(ds["increment"].values[:, :cut]).all()
     assert ds.attrs["equation"] == d.equation()
     assert len(d.equations) == 2
+
+
+def test_qg_discover_splits_u_into_the_layers(tmp_path):
+    """A small QG twin written by `medida simulate`, then the same arrays given to discover
+    as u of shape (times, 2, ny, nx): the file's answer to 1e-12."""
+    grid = "[system]\nkind = \"qg\"\nnx = 32\nny = 32\nlx = 20.0\nly = 20.0\n"
+    model = "[model]\nrelaxation = 0.11\nforcing = 0.11\n"
+    rest = "[library]\nedge_cut = 4\n"
+    (tmp_path / "twin.toml").write_text(
+        grid + model + "[truth]\nspinup = 5.0\n[observations]\npairs = 4\nnoise = 0.001\n" + rest
+    )
+    subprocess.run([cli(), "simulate", str(tmp_path / "twin.toml"), "--out", str(tmp_path / "qg.npz"), "--quiet"], check=True)
+    (tmp_path / "file.toml").write_text(
+        "name = \"small-qg\"\n" + grid + model + "[observations]\nfile = \"qg.npz\"\nnoise = 0.001\npairs = 0\n" + rest
+    )
+    from_file = medida.run(tmp_path / "file.toml", quiet=True).to_dict()
+    z = np.load(tmp_path / "qg.npz")
+    d = medida.discover(
+        z["t"],
+        np.stack([z["psi1"], z["psi2"]], axis=1),
+        system="qg",
+        grid={"nx": 32, "ny": 32, "lx": 20.0, "ly": 20.0},
+        model={"relaxation": 0.11, "forcing": 0.11},
+        noise=0.001,
+        library={"edge_cut": 4},
+        name="small-qg",
+        quiet=True,
+    )
+    from_arrays = d.to_dict()
+    from_arrays["observations"]["file"] = from_file["observations"]["file"]
+    assert_same(from_arrays, from_file)
+    assert len(d.equations) == 2
+    with pytest.raises(medida.MedidaError, match="observes 2 fields"):
+        medida.discover(
+            z["t"], z["psi1"], system="qg", grid={"nx": 32, "ny": 32, "lx": 20.0, "ly": 20.0}, library={"edge_cut": 4}, quiet=True
+        )
