@@ -414,6 +414,9 @@ class SavedModel:
         self.name: str = content["name"]
         self.system: str = content["system"]
         self.components: List[Dict[str, Any]] = content["components"]
+        #: The case as run, in the case file's shape. From :func:`discover` its
+        #: ``observations.file`` is ``"<the arrays given to medida.discover>"``: give the
+        #: arrays again (or write them to a file and point the key at it) to rerun.
         self.case: Dict[str, Any] = content["case"]
         self.report: Dict[str, Any] = content["report"]
 

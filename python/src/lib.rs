@@ -488,7 +488,12 @@ fn discover(
         }
     }
     parsed.observations.arrays = Some(std::sync::Arc::new(Arrays::new(label, named).map_err(bad)?));
-    run_case(py, parsed, json_of_toml(&text), progress)
+    // The saved case names where its observations were: rerun, it says they are not there
+    // (rather than quietly becoming a twin experiment).
+    let mut table: serde_json::Value =
+        serde_json::from_str(&json_of_toml(&text)).unwrap_or_default();
+    table["observations"]["file"] = serde_json::Value::String(format!("<{label}>"));
+    run_case(py, parsed, table.to_string(), progress)
 }
 
 /// The built-in cases: (name, path under data/).

@@ -118,6 +118,15 @@ def test_discover_on_arrays_gives_the_file_answer():
     assert [t["term"] for t in from_arrays["discovered"]] == ["u*u_x"]
 
 
+def test_a_model_saved_from_arrays_does_not_rerun_as_a_twin(tmp_path):
+    z = np.load(DATA / "files" / "ks-case01-noise1.npz")
+    model = {"rhs": {"u_xx": -1, "u_xxxx": -1}, "scheme": "cnab2", "dt": 2e-2}
+    medida.discover(z["t"], z["u"], model=model, pairs=3, quiet=True).save(tmp_path / "m.json")
+    case = medida.load(tmp_path / "m.json").case
+    with pytest.raises(medida.MedidaError, match="no such observation file"):
+        medida.run(case, quiet=True)
+
+
 def test_discover_with_unobserved_points_is_the_file_path(tmp_path):
     """NaN where not observed: the same answer as the same arrays written to a file."""
     z = np.load(DATA / "files" / "ks-case01-noise1.npz")

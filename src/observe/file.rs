@@ -4,7 +4,8 @@
 //! coordinates `x` (and `y`) checked against the grid. Pairs are found from the times: a
 //! snapshot t whose levels t − (levels − 1)·dt … t and partner t + dt are all in the file.
 //! Only the snapshots of the chosen pairs (and of the validation forecast) are read; the
-//! others are streamed past.
+//! others are streamed past. Arrays held in memory in the same layout ([`Arrays`], the Python
+//! `discover`) go through the same reader and the same checks ([`Snapshots`]).
 
 use crate::error::{MedidaError, Result};
 use crate::npz::{array_info, array_names, read_rows, read_vector};

@@ -82,21 +82,103 @@ fn gram_tiles_dispatch(z: &[f64], stride: usize, product: &mut [f64]) {
     gram_tiles::<false>(z, stride, product)
 }
 
+/// The kernel with AVX-512 intrinsics: per lower tile, one register per tile column holds its
+/// eight sums while the rows stream past (a fused multiply-add of the row's eight entries of
+/// the tile's rows by a broadcast entry). Written out rather than left to the
+/// auto-vectoriser: built with `target-cpu=native`, the generic kernel was inlined into a
+/// loop that kept the 64 sums on the stack, 6× slower (BENCHMARKS.md). The sums are formed in
+/// the generic kernel's order, so both give the same bits.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
 unsafe fn gram_tiles_avx512(z: &[f64], stride: usize, product: &mut [f64]) {
-    gram_tiles::<true>(z, stride, product)
+    use std::arch::x86_64::*;
+    let tiles = stride / LANES;
+    let rows = z.len() / stride;
+    for ti in 0..tiles {
+        for tj in 0..=ti {
+            let mut acc = [_mm512_setzero_pd(); LANES];
+            for r in 0..rows {
+                let row = &z[r * stride..(r + 1) * stride];
+                // SAFETY: the tile lies inside the row (stride = tiles · LANES).
+                let a = unsafe { _mm512_loadu_pd(row.as_ptr().add(ti * LANES)) };
+                let b = &row[tj * LANES..(tj + 1) * LANES];
+                for (column, &bj) in acc.iter_mut().zip(b) {
+                    *column = _mm512_fmadd_pd(a, _mm512_set1_pd(bj), *column);
+                }
+            }
+            let mut tile = [[0.0f64; LANES]; LANES];
+            for (column, sums) in tile.iter_mut().zip(&acc) {
+                // SAFETY: a column holds LANES f64.
+                unsafe { _mm512_storeu_pd(column.as_mut_ptr(), *sums) };
+            }
+            store_tile(&tile, ti, tj, stride, product);
+        }
+    }
 }
 
+/// The kernel with AVX2 intrinsics: as the AVX-512 one, each tile column in two registers,
+/// four tile columns at a time (twelve registers in use of sixteen).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn gram_tiles_avx2(z: &[f64], stride: usize, product: &mut [f64]) {
-    gram_tiles::<true>(z, stride, product)
+    use std::arch::x86_64::*;
+    const HALF: usize = LANES / 2;
+    let tiles = stride / LANES;
+    let rows = z.len() / stride;
+    for ti in 0..tiles {
+        for tj in 0..=ti {
+            let mut tile = [[0.0f64; LANES]; LANES];
+            for part in 0..2 {
+                let mut low = [_mm256_setzero_pd(); HALF];
+                let mut high = [_mm256_setzero_pd(); HALF];
+                for r in 0..rows {
+                    let row = &z[r * stride..(r + 1) * stride];
+                    // SAFETY: the tile lies inside the row.
+                    let (a0, a1) = unsafe {
+                        let at = row.as_ptr().add(ti * LANES);
+                        (_mm256_loadu_pd(at), _mm256_loadu_pd(at.add(HALF)))
+                    };
+                    let b = &row[tj * LANES + part * HALF..tj * LANES + (part + 1) * HALF];
+                    for ((l, h), &bj) in low.iter_mut().zip(high.iter_mut()).zip(b) {
+                        let bj = _mm256_set1_pd(bj);
+                        *l = _mm256_fmadd_pd(a0, bj, *l);
+                        *h = _mm256_fmadd_pd(a1, bj, *h);
+                    }
+                }
+                for (k, (l, h)) in low.iter().zip(&high).enumerate() {
+                    let column = &mut tile[part * HALF + k];
+                    // SAFETY: a column holds LANES = 2 · HALF f64.
+                    unsafe {
+                        _mm256_storeu_pd(column.as_mut_ptr(), *l);
+                        _mm256_storeu_pd(column.as_mut_ptr().add(HALF), *h);
+                    }
+                }
+            }
+            store_tile(&tile, ti, tj, stride, product);
+        }
+    }
 }
 
-/// The kernel: for each lower 8 × 8 tile of ZᵀZ, the 64 sums stay in registers while the rows
-/// stream past. `FUSED` uses fused multiply-adds (only where the CPU has them).
+/// Writes tile (ti, tj) (column-wise: tile[jj][ii]) and its mirror into the product.
 #[inline(always)]
+fn store_tile(
+    tile: &[[f64; LANES]; LANES],
+    ti: usize,
+    tj: usize,
+    stride: usize,
+    product: &mut [f64],
+) {
+    for (jj, column) in tile.iter().enumerate() {
+        for (ii, value) in column.iter().enumerate() {
+            let (i, j) = (ti * LANES + ii, tj * LANES + jj);
+            product[i * stride + j] = *value;
+            product[j * stride + i] = *value;
+        }
+    }
+}
+
+/// The portable kernel: for each lower 8 × 8 tile of ZᵀZ, the 64 sums kept while the rows
+/// stream past. `FUSED` uses fused multiply-adds (the SIMD kernels' arithmetic, for the tests).
 fn gram_tiles<const FUSED: bool>(z: &[f64], stride: usize, product: &mut [f64]) {
     let tiles = stride / LANES;
     for ti in 0..tiles {
@@ -117,13 +199,7 @@ fn gram_tiles<const FUSED: bool>(z: &[f64], stride: usize, product: &mut [f64]) 
                     }
                 }
             }
-            for (jj, column) in tile.iter().enumerate() {
-                for (ii, value) in column.iter().enumerate() {
-                    let (i, j) = (ti * LANES + ii, tj * LANES + jj);
-                    product[i * stride + j] = *value;
-                    product[j * stride + i] = *value;
-                }
-            }
+            store_tile(&tile, ti, tj, stride, product);
         }
     }
 }
@@ -324,6 +400,34 @@ impl NormalEquations {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each SIMD kernel this CPU runs gives the portable fused kernel's bits.
+    #[test]
+    fn simd_kernels_give_the_portable_kernels_bits() {
+        for stride in [8, 16, 32] {
+            let rows = 301;
+            let z: Vec<f64> = (0..rows * stride)
+                .map(|k| ((k * 2654435761usize) % 1000) as f64 / 333.0 - 1.5)
+                .collect();
+            let mut portable = vec![0.0; stride * stride];
+            gram_tiles::<true>(&z, stride, &mut portable);
+            #[cfg(target_arch = "x86_64")]
+            {
+                if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma") {
+                    let mut simd = vec![0.0; stride * stride];
+                    // SAFETY: the features were detected on this CPU.
+                    unsafe { gram_tiles_avx512(&z, stride, &mut simd) };
+                    assert_eq!(simd, portable, "AVX-512, stride {stride}");
+                }
+                if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                    let mut simd = vec![0.0; stride * stride];
+                    // SAFETY: as above.
+                    unsafe { gram_tiles_avx2(&z, stride, &mut simd) };
+                    assert_eq!(simd, portable, "AVX2, stride {stride}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn streaming_equals_one_batch() {
