@@ -364,7 +364,13 @@ impl Case {
     /// Reads and validates a case file; errors name the file and the key.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| MedidaError::io(path, e))?;
-        let mut case = Self::from_toml(&text)
+        Self::from_file_text(path, &text)
+    }
+
+    /// A case file's `text`, read from `path` (errors name it; an observation file is
+    /// relative to its folder).
+    pub fn from_file_text(path: &Path, text: &str) -> Result<Self> {
+        let mut case = Self::from_toml(text)
             .map_err(|e| MedidaError::Config(format!("{}: {e}", path.display())))?;
         case.resolve_file(path.parent().unwrap_or(Path::new(".")));
         Ok(case)

@@ -47,12 +47,18 @@ impl Builtin {
 
 /// A case file's path, or else a built-in case's name.
 pub fn resolve(name: &str) -> Result<Case> {
+    resolve_with_text(name).map(|(case, _)| case)
+}
+
+/// [`resolve`], with the case file's text as read.
+pub fn resolve_with_text(name: &str) -> Result<(Case, String)> {
     let path = Path::new(name);
     if path.exists() {
-        return Case::from_file(path);
+        let text = std::fs::read_to_string(path).map_err(|e| MedidaError::io(path, e))?;
+        return Ok((Case::from_file_text(path, &text)?, text));
     }
     match builtin().find(|b| b.name == name) {
-        Some(b) => b.case(),
+        Some(b) => Ok((b.case()?, b.text.to_string())),
         None if name.ends_with(".toml") => {
             Err(MedidaError::Config(format!("{name}: no such case file")))
         }

@@ -289,11 +289,8 @@ class Discovery:
 
     def outcome(self) -> Optional[bool]:
         """Twin experiments: whether exactly the expected terms were found."""
-        expected = self.expected
-        if expected is None:
-            return None
-        key = lambda t: (t.get("layer"), t["term"])  # noqa: E731
-        return sorted(map(key, self.discovered)) == sorted(map(key, expected))
+        outcome = self._native.outcome()
+        return None if outcome is None else outcome[0]
 
     # The arrays ----------------------------------------------------------------------
     @property
@@ -369,10 +366,10 @@ class Discovery:
             "equation": self.equation(),
             "medida": __version__,
         }
-        if self.system == "ks":
+        if "sample_states" in a:  # a line: one field along x
             coords = {"x": ("x", a["x"], {"long_name": "x", "units": "nondimensional"})}
             data = {
-                "u": (("time", "x"), a["sample_states"], {"long_name": "truth u at the sample times"}),
+                self.components[0]: (("time", "x"), a["sample_states"], {"long_name": "the truth at the sample times"}),
                 "increment": ("x", a["increment"], {"long_name": "(analysis - forecast)/dt", "units": "u per time"}),
                 "reconstruction": ("x", a["reconstruction"], {"long_name": "discovered terms"}),
             }

@@ -6,6 +6,7 @@
 use medida::observe::file::Arrays;
 use medida::output::report::{summary, Report};
 use medida::pipeline::discovery::Sample;
+use medida::regression::rvm::RvmFit;
 use medida::regression::MatrixFit;
 use medida::{Case, MedidaError as EngineError};
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn};
@@ -41,10 +42,24 @@ fn toml_of(py: Python<'_>, case: &Bound<'_, PyAny>) -> PyResult<String> {
     toml::to_string(&table).map_err(|e| MedidaError::new_err(format!("case dict: {e}")))
 }
 
-/// TOML text to the JSON of its table (the case as `Discovery.save` keeps it).
-fn json_of_toml(text: &str) -> String {
+/// The case as `Discovery.save` keeps it: its TOML table as JSON.
+fn case_table(text: &str) -> serde_json::Value {
     let table: toml::Table = toml::from_str(text).unwrap_or_default();
-    serde_json::to_string(&table).unwrap_or_else(|_| "{}".into())
+    serde_json::to_value(table).unwrap_or_default()
+}
+
+/// `values` (one per library column) at the retained columns, in the library's order.
+fn at_retained(fit: &RvmFit, values: impl Fn(usize) -> f64) -> Vec<f64> {
+    fit.retained.iter().map(|&i| values(i)).collect()
+}
+
+/// `values` on the whole library, zero where a column was pruned.
+fn on_library(fit: &RvmFit, values: &[f64]) -> Vec<f64> {
+    let mut out = vec![0.0; fit.names.len()];
+    for &i in &fit.retained {
+        out[i] = values[i];
+    }
+    out
 }
 
 /// The regression alone on a matrix: see `medida.fit`.
@@ -73,41 +88,32 @@ impl PyFit {
     #[getter]
     fn coefficients<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         let f = &self.fit.selection.fit;
-        let v: Vec<f64> = f.retained.iter().map(|&i| f.coefficients[i]).collect();
-        v.into_pyarray(py)
+        at_retained(f, |i| f.coefficients[i]).into_pyarray(py)
     }
 
     /// Posterior standard deviations of the coefficients (aligned with `terms`).
     #[getter]
     fn std<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         let f = &self.fit.selection.fit;
-        let v: Vec<f64> = f.retained.iter().map(|&i| f.std[i]).collect();
-        v.into_pyarray(py)
+        at_retained(f, |i| f.std[i]).into_pyarray(py)
     }
 
     /// Fraction of bootstrap resamples of the rows that keep each term (aligned with `terms`);
     /// NaN where the data were too few to resample.
     #[getter]
     fn inclusion<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        let f = &self.fit.selection.fit;
-        let inc = self.fit.selection.stability.inclusion.as_deref();
-        let v: Vec<f64> = f
-            .retained
-            .iter()
-            .map(|&i| inc.map_or(f64::NAN, |x| x[i]))
-            .collect();
-        v.into_pyarray(py)
+        let inclusion = self.fit.selection.stability.inclusion.as_deref();
+        at_retained(&self.fit.selection.fit, |i| {
+            inclusion.map_or(f64::NAN, |x| x[i])
+        })
+        .into_pyarray(py)
     }
 
     /// Every column's coefficient (zero where pruned), aligned with `library`.
     #[getter]
     fn library_coefficients<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         let f = &self.fit.selection.fit;
-        let mut v = vec![0.0; f.names.len()];
-        for &i in &f.retained {
-            v[i] = f.coefficients[i];
-        }
-        v.into_pyarray(py)
+        on_library(f, &f.coefficients).into_pyarray(py)
     }
 
     /// The (dimensionless) threshold the fit used.
@@ -172,19 +178,9 @@ fn fit(
 ) -> PyResult<PyFit> {
     let choice = medida::regression::parse_prune_alpha(&prune_alpha).map_err(error)?;
     let method = method.parse().map_err(error)?;
-    let (x, y) = (x.as_array().to_owned(), y.as_array().to_owned());
+    let (x, y) = (x.as_array(), y.as_array());
     let fit = py
-        .detach(|| {
-            medida::regression::fit_matrix(
-                "medida.fit",
-                labels,
-                x.view(),
-                y.view(),
-                method,
-                choice,
-                seed,
-            )
-        })
+        .detach(|| medida::regression::fit_matrix("medida.fit", labels, x, y, method, choice, seed))
         .map_err(error)?;
     Ok(PyFit {
         fit,
@@ -237,6 +233,11 @@ impl PyDiscovery {
         summary(&self.discovery)
     }
 
+    /// Twin experiments: (exactly the expected terms found, worst relative coefficient error).
+    fn outcome(&self) -> Option<(bool, f64)> {
+        self.discovery.outcome()
+    }
+
     /// The JSON report of `medida run --json`, as text.
     fn report_json(&self) -> String {
         Report::from_discovery(&self.discovery).to_json()
@@ -256,19 +257,13 @@ impl PyDiscovery {
             .iter()
             .map(|c| {
                 let f = &c.fit;
-                let mut coefficients = vec![0.0; f.names.len()];
-                let mut std = vec![0.0; f.names.len()];
-                for &i in &f.retained {
-                    coefficients[i] = f.coefficients[i];
-                    std[i] = f.std[i];
-                }
                 serde_json::json!({
                     "name": c.name,
                     "lhs": c.equation.lhs,
                     "library": f.names,
                     "retained": f.retained.iter().map(|&i| f.names[i].clone()).collect::<Vec<_>>(),
-                    "coefficients": coefficients,
-                    "std": std,
+                    "coefficients": on_library(f, &f.coefficients),
+                    "std": on_library(f, &f.std),
                     "corrected": c.corrected,
                     "equation": c.equation.to_string(),
                 })
@@ -411,20 +406,9 @@ fn run(
             .call_method1("fspath", (case,))
             .map_err(|_| MedidaError::new_err("case: a path, a built-in case's name or a dict"))?
             .extract()?;
-        let parsed = medida::cases::resolve(&name).map_err(error)?;
-        let path = std::path::Path::new(&name);
-        let text = if path.exists() {
-            std::fs::read_to_string(path).map_err(|e| error(EngineError::io(path, e)))?
-        } else {
-            medida::cases::builtin()
-                .find(|b| b.name == name)
-                .map(|b| b.text.to_string())
-                .unwrap_or_default()
-        };
-        (parsed, text)
+        medida::cases::resolve_with_text(&name).map_err(error)?
     };
-    let mut table: serde_json::Value =
-        serde_json::from_str(&json_of_toml(&text)).unwrap_or_default();
+    let mut table = case_table(&text);
     // The observation file as run (absolute), so that a saved case reruns from anywhere.
     if let Some(file) = &parsed.observations.file {
         let absolute = std::path::absolute(file).unwrap_or_else(|_| file.clone());
@@ -490,8 +474,7 @@ fn discover(
     parsed.observations.arrays = Some(std::sync::Arc::new(Arrays::new(label, named).map_err(bad)?));
     // The saved case names where its observations were: rerun, it says they are not there
     // (rather than quietly becoming a twin experiment).
-    let mut table: serde_json::Value =
-        serde_json::from_str(&json_of_toml(&text)).unwrap_or_default();
+    let mut table = case_table(&text);
     table["observations"]["file"] = serde_json::Value::String(format!("<{label}>"));
     run_case(py, parsed, table.to_string(), progress)
 }
@@ -500,15 +483,6 @@ fn discover(
 #[pyfunction]
 fn cases() -> Vec<(&'static str, &'static str)> {
     medida::cases::builtin().map(|b| (b.name, b.path)).collect()
-}
-
-/// The text of a built-in case file.
-#[pyfunction]
-fn case_text(name: &str) -> PyResult<&'static str> {
-    medida::cases::builtin()
-        .find(|b| b.name == name)
-        .map(|b| b.text)
-        .ok_or_else(|| MedidaError::new_err(format!("`{name}` is not a built-in case")))
 }
 
 /// An equation as medida prints it: `lhs = c(±s) term + ...` (std may be None).
@@ -554,7 +528,6 @@ fn _medida(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run, m)?)?;
     m.add_function(wrap_pyfunction!(discover, m)?)?;
     m.add_function(wrap_pyfunction!(cases, m)?)?;
-    m.add_function(wrap_pyfunction!(case_text, m)?)?;
     m.add_function(wrap_pyfunction!(format_equation, m)?)?;
     Ok(())
 }

@@ -18,7 +18,7 @@ use crate::regression::normal_equations::NormalEquations;
 use crate::regression::resample::Blocks;
 use crate::regression::rvm::{RvmFit, RvmSettings};
 use crate::regression::sweep::{select, Selection};
-use crate::systems::{Correction, FirstPair, Forecast, Rows, System, Value};
+use crate::systems::{Correction, FirstPair, Forecast, Rows, System, TruePair, Value};
 use analysis::{EnsembleFilter, Estimate};
 pub use discovery::{
     ComponentDiscovery, Discovery, FileValidation, ForecastSkill, Sample, Timings,
@@ -31,11 +31,11 @@ use std::time::Instant;
 /// scheme far outside its stability region can grow by 1e50 without overflowing).
 pub const BLOW_UP: f64 = 1e6;
 
-/// Runs one case on one system end to end.
 /// The callback each stage reports to (a line such as "truth run" or "pair 3/100"); an
 /// error it returns (e.g. [`crate::MedidaError::Interrupted`]) stops the run there.
 pub type Progress<'a> = &'a dyn Fn(&str) -> Result<()>;
 
+/// Runs one case on one system end to end.
 pub fn run<S: System>(case: &Case, system: &mut S, progress: Progress) -> Result<Discovery> {
     let mut seconds = Timings::default();
     let clock = Instant::now();
@@ -329,7 +329,7 @@ pub fn correction_of(fits: &[RvmFit]) -> Correction {
 /// are dropped once estimated, so memory does not grow with them.
 pub const SHOWN_PAIRS: usize = 64;
 
-fn shown_pairs<V>(mut truth: Vec<crate::systems::TruePair<V>>) -> Vec<crate::systems::TruePair<V>> {
+fn shown_pairs<V>(truth: Vec<TruePair<V>>) -> Vec<TruePair<V>> {
     let n = truth.len();
     if n <= SHOWN_PAIRS {
         return truth;
@@ -337,13 +337,11 @@ fn shown_pairs<V>(mut truth: Vec<crate::systems::TruePair<V>>) -> Vec<crate::sys
     let wanted: Vec<usize> = (0..SHOWN_PAIRS)
         .map(|k| k * (n - 1) / (SHOWN_PAIRS - 1))
         .collect();
-    let mut k = 0;
-    truth.retain(|_| {
-        let keep = wanted.binary_search(&k).is_ok();
-        k += 1;
-        keep
-    });
     truth
+        .into_iter()
+        .enumerate()
+        .filter_map(|(k, pair)| wanted.binary_search(&k).is_ok().then_some(pair))
+        .collect()
 }
 
 /// What the pass over the pairs leaves: the statistics, the estimates kept for refinement
