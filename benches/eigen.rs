@@ -40,7 +40,11 @@ fn bench(c: &mut Criterion) {
                 evd::self_adjoint_evd(
                     MatRef::from_column_major_slice(g.as_slice(), n, n),
                     values.as_mut(),
-                    Some(MatMut::from_column_major_slice_mut(vectors.as_mut_slice(), n, n)),
+                    Some(MatMut::from_column_major_slice_mut(
+                        vectors.as_mut_slice(),
+                        n,
+                        n,
+                    )),
                     Par::Seq,
                     MemStack::new(&mut memory),
                     params,
