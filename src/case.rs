@@ -123,8 +123,8 @@ pub struct Observations {
     /// Observations held in memory, in the file's layout (the Python `discover`; no key).
     #[serde(skip)]
     pub arrays: Option<std::sync::Arc<crate::observe::file::Arrays>>,
-    /// Time between the two observations of a pair: `"auto"` or a whole number of model
-    /// steps (today: one model step).
+    /// Time between the two observations of a pair: `"auto"` (the default) or a whole
+    /// number of model steps.
     pub interval: Option<Threshold>,
     /// `"full"`, `{ every = k }` or `{ random = n }` grid points.
     pub operator: Operator,
@@ -147,7 +147,46 @@ impl Default for Observations {
     }
 }
 
+/// Most model steps one window may span.
+pub const MAX_WINDOW_STEPS: usize = 100_000;
+
+/// `observations.interval` in model steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Window {
+    /// The engine chooses from the data ([`crate::pipeline::window::choose`]).
+    Auto,
+    Steps(usize),
+}
+
 impl Observations {
+    /// `observations.interval` in model steps of `dt`.
+    pub fn window(&self, dt: f64) -> Result<Window> {
+        let bad = |why: String| Err(MedidaError::Config(format!("`observations.interval`: {why}")));
+        match &self.interval {
+            None => Ok(Window::Auto),
+            Some(Threshold::Named(n)) if n == "auto" => Ok(Window::Auto),
+            Some(Threshold::Named(n)) => bad(format!("\"{n}\": give \"auto\" or a time")),
+            Some(Threshold::Fixed(v)) => {
+                let steps = v / dt;
+                if !(v.is_finite() && *v > 0.0) {
+                    return bad(format!("{v}: must be a positive time"));
+                }
+                let whole = steps.round();
+                if (steps - whole).abs() > 1e-6 * whole.max(1.0) || whole < 1.0 {
+                    return bad(format!(
+                        "{v}: not a whole number of model steps (model.dt = {dt}: {steps:.4} steps)"
+                    ));
+                }
+                if whole > MAX_WINDOW_STEPS as f64 {
+                    return bad(format!(
+                        "{v}: {whole:e} model steps; at most {MAX_WINDOW_STEPS} steps per window"
+                    ));
+                }
+                Ok(Window::Steps(whole as usize))
+            }
+        }
+    }
+
     /// The observations come from data (a file or arrays), not from a simulated truth.
     pub fn from_data(&self) -> bool {
         self.file.is_some() || self.arrays.is_some()
@@ -474,20 +513,7 @@ impl Case {
             }
             _ => {}
         }
-        match &o.interval {
-            None => {}
-            Some(Threshold::Named(n)) if n == "auto" => {}
-            Some(Threshold::Fixed(v)) if (v / self.system.dt() - 1.0).abs() < 1e-9 => {}
-            Some(other) => {
-                return bad(
-                    "observations.interval",
-                    format!(
-                        "{other:?}: pairs are one model step apart today (`\"auto\"` or model.dt = {}); longer windows are not implemented yet",
-                        self.system.dt()
-                    ),
-                );
-            }
-        }
+        o.window(self.system.dt())?;
         if o.from_data() && (o.operator != Operator::Named("full".into()) || o.fraction < 1.0) {
             return bad(
                 "observations.operator",

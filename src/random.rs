@@ -28,6 +28,8 @@ pub enum Purpose {
     Interpolator = 8,
     /// Bootstrap resamples of the pairs behind inclusion frequencies (sample = resample).
     Bootstrap = 9,
+    /// Fresh observation noise the window choice propagates (member = candidate window).
+    WindowChoice = 10,
 }
 
 /// The portable ChaCha8 stream for (seed, purpose, sample, member); `sample` is the pair or

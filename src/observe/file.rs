@@ -171,18 +171,31 @@ fn at(times: &[f64], t: f64, dt: f64) -> Option<usize> {
     (i < times.len() && (times[i] - t).abs() <= 1e-6 * dt).then_some(i)
 }
 
-/// Reads and checks the file of `case`; `levels` start levels and `history` earlier ones per
-/// pair, `pairs` = 0 for every pair, `horizon` model steps for the validation forecast;
-/// `budget` may refuse the chosen number of pairs before any snapshot is read.
+/// How the pairs of a file are laid out: start levels and earlier (history) levels one model
+/// step apart, then the end `window` model steps after the last start level.
+#[derive(Clone, Copy, Debug)]
+pub struct PairLayout {
+    pub levels: usize,
+    pub history: usize,
+    pub window: usize,
+}
+
+/// Reads and checks the file of `case`; pairs laid out as `layout`, `pairs` = 0 for every
+/// pair, `horizon` model steps for the validation forecast; `budget` may refuse the chosen
+/// number of pairs before any snapshot is read.
 pub fn read(
     snapshots: &dyn Snapshots,
     system: &SystemSettings,
-    levels: usize,
-    history: usize,
+    layout: PairLayout,
     pairs: usize,
     horizon: usize,
     budget: &dyn Fn(usize) -> Result<()>,
 ) -> Result<FileData> {
+    let PairLayout {
+        levels,
+        history,
+        window,
+    } = layout;
     let source = snapshots.label();
     let path = source.as_str();
     let names = snapshots.names()?;
@@ -273,9 +286,10 @@ pub fn read(
         }
     }
 
-    // Pairs from the times: disjoint windows of consecutive model steps.
+    // Pairs from the times: disjoint runs of consecutive model steps, then the end.
     let dt = system.dt();
     let span = history + levels; // levels before the end
+    let offset = |m: usize| if m < span { m } else { span - 1 + window };
     let mut candidates: Vec<Vec<usize>> = Vec::new();
     let mut free_from = 0;
     for i in 0..n {
@@ -284,7 +298,7 @@ pub fn read(
         }
         let t = times[i];
         let window: Option<Vec<usize>> = (0..=span)
-            .map(|m| at(&times, t + m as f64 * dt, dt))
+            .map(|m| at(&times, t + offset(m) as f64 * dt, dt))
             .collect();
         if let Some(window) = window {
             free_from = *window.last().expect("a window") + 1;
@@ -295,8 +309,10 @@ pub fn read(
         return Err(error(
             path,
             format!(
-                "no pair at the model's step dt = {dt}: a pair needs {} snapshots dt apart; the file's spacings are {}",
-                span + 1,
+                "no pair at the model's step dt = {dt}{}: a pair needs {} snapshots dt apart{}; the file's spacings are {}",
+                if window > 1 { format!(" and observations.interval = {window} steps") } else { String::new() },
+                if window > 1 { span } else { span + 1 },
+                if window > 1 { format!(", then one {window} steps after the last of them") } else { String::new() },
                 spacings(&times)
             ),
         ));

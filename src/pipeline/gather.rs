@@ -2,11 +2,12 @@
 //! from a twin experiment (a simulated truth, observed with noise at the sensors) or from the
 //! user's observation file (NaN where not observed). Everything after it is the same.
 
-use crate::case::{Case, Noise};
+use crate::case::{Case, Noise, Window};
 use crate::error::{MedidaError, Result};
-use crate::observe::file::{estimate_noise, read, FileData, NpzFile, Snapshots};
+use crate::observe::file::{estimate_noise, read, FileData, NpzFile, PairLayout, Snapshots};
 use crate::pipeline::analysis::{estimate_states, Estimate};
 use crate::pipeline::observe::{observe_pairs, ObservedLevel, ObservedPair};
+use crate::pipeline::window::{self, WindowChoice};
 use crate::pipeline::Progress;
 use crate::systems::{System, TruePair};
 use std::collections::BTreeMap;
@@ -26,6 +27,10 @@ pub struct Gathered<V> {
     /// The noise level used (given, or estimated from a file).
     pub noise: f64,
     pub file: Option<FileSource>,
+    /// Model steps between the last start level and the end of every pair.
+    pub window: usize,
+    /// How the window was chosen (None: given as `observations.interval`).
+    pub window_choice: Option<WindowChoice>,
 }
 
 /// Where file data came from and what the engine made of it.
@@ -53,10 +58,27 @@ pub fn twin<S: System>(
         .observations
         .sensors(system.grid_points())?
         .points(system.grid_points(), case.seed);
+    let windows = candidate_windows(case, system.dt())?;
     progress("truth run")?;
-    let truth = system.truth_pairs(case.observations.pairs, history)?;
+    let mut truth = system.truth_pairs(case.observations.pairs, history, &windows)?;
+    let mut choice = None;
+    let mut chosen = 0;
+    if windows.len() > 1 {
+        progress("choosing the window")?;
+        let pilot = window::pilot_pairs(truth.len());
+        let mut trials = Vec::new();
+        for (i, &w) in windows.iter().enumerate() {
+            let pairs: Vec<TruePair<S::Value>> = truth[..pilot].iter().map(|p| p.with_end(i)).collect();
+            let observed = observe_pairs(system, &pairs, noise, case.seed, i);
+            trials.push((w, estimate_states(system, &pairs, Some(&observed), sensors.as_deref())?));
+        }
+        let found = window::choose(system, &trials, noise, case.seed)?;
+        chosen = found.index;
+        choice = Some(found);
+        truth = truth.into_iter().map(|p| p.with_end(chosen)).collect();
+    }
     let exact = noise == 0.0 && sensors.is_none();
-    let observed = (!exact).then(|| observe_pairs(system, &truth, noise, case.seed));
+    let observed = (!exact).then(|| observe_pairs(system, &truth, noise, case.seed, chosen));
     if sensors.is_some() {
         progress(&format!(
             "interpolating with {}",
@@ -72,6 +94,18 @@ pub fn twin<S: System>(
         estimates,
         noise,
         file: None,
+        window: windows[chosen],
+        window_choice: choice,
+    })
+}
+
+/// The windows (model steps) the case asks to try: the one given, one step noise-free or
+/// with an ensemble filter (its analyses average the noise), else the candidates of `auto`.
+fn candidate_windows(case: &Case, dt: f64) -> Result<Vec<usize>> {
+    Ok(match case.observations.window(dt)? {
+        Window::Steps(n) => vec![n],
+        Window::Auto if case.noise() == 0.0 || case.assimilation.method.is_ensemble() => vec![1],
+        Window::Auto => window::CANDIDATES.to_vec(),
     })
 }
 
@@ -101,21 +135,50 @@ pub fn from_file<S: System>(
     progress(&format!("reading {}", path.display()))?;
     let (interval, count) = system.skill_schedule();
     let horizon = (interval * count as f64 / system.dt()).round() as usize;
-    let data = read(
-        snapshots,
-        &case.system,
-        system.start_levels(),
-        history,
-        case.observations.pairs,
-        horizon,
-        &|pairs| crate::memory::check(case, pairs),
-    )?;
+    let windows = match case.observations.window(system.dt())? {
+        Window::Steps(n) => vec![n],
+        Window::Auto if case.assimilation.method.is_ensemble() => vec![1],
+        Window::Auto => window::CANDIDATES.to_vec(),
+    };
+    // The windows the file offers pairs at (all of them when one is given).
+    let mut offered: Vec<(usize, FileData)> = Vec::new();
+    let mut first_error = None;
+    for &w in &windows {
+        let layout = PairLayout {
+            levels: system.start_levels(),
+            history,
+            window: w,
+        };
+        match read(
+            snapshots,
+            &case.system,
+            layout,
+            case.observations.pairs,
+            horizon,
+            &|pairs| crate::memory::check(case, pairs),
+        ) {
+            Ok(data) => offered.push((w, data)),
+            // A window the file does not offer is skipped by `auto`, unless it is the first
+            // (one model step) or the only one: then its error is the answer.
+            Err(e) if offered.is_empty() => {
+                if windows.len() == 1 || w == 1 {
+                    return Err(e);
+                }
+                first_error.get_or_insert(e);
+            }
+            Err(_) => {}
+        }
+    }
+    if offered.is_empty() {
+        return Err(first_error.expect("an error per window"));
+    }
+    let data = &offered[0].1;
     system.check_design(data.pairs.len())?;
     let line = *case.system.fields().1.last().expect("a grid");
     let (noise, noise_estimate) = match case.observations.noise {
         Noise::Given(v) => (v, None),
         Noise::Auto => {
-            let v = estimate_noise(&data, line).ok_or_else(|| {
+            let v = estimate_noise(data, line).ok_or_else(|| {
                 MedidaError::Data(format!(
                     "{}: `observations.noise = \"auto\"` could not estimate the noise (too few observed neighbouring points); give it as a number",
                     path.display()
@@ -130,21 +193,40 @@ pub fn from_file<S: System>(
             (v, Some(v))
         }
     };
+    // The filters weigh each field by its noise variance: noise × std of the true field.
+    for (_, data) in offered.iter_mut() {
+        for level in data.pairs.iter_mut().flatten() {
+            level.variances = level
+                .fields
+                .iter()
+                .map(|f| (noise * true_std(f, noise)).powi(2))
+                .collect();
+        }
+    }
+    let mut choice = None;
+    let mut chosen = 0;
+    if offered.len() > 1 && noise > 0.0 && windows.len() > 1 {
+        progress("choosing the window")?;
+        let mut trials = Vec::new();
+        for (w, data) in &offered {
+            let pilot = &data.pairs[..window::pilot_pairs(data.pairs.len())];
+            let masks: Vec<Option<Vec<usize>>> = pilot.iter().flatten().map(mask).collect();
+            trials.push((*w, estimate_levels(system, pilot, &masks, history, progress)?));
+        }
+        let found = window::choose(system, &trials, noise, case.seed)?;
+        chosen = found.index;
+        choice = Some(found);
+    }
+    let (window, data) = offered.swap_remove(chosen);
+    drop(offered);
+    system.check_design(data.pairs.len())?;
     let FileData {
         path,
-        mut pairs,
+        pairs,
         times,
         later,
         available,
     } = data;
-    // The filters weigh each field by its noise variance: noise × std of the true field.
-    for level in pairs.iter_mut().flatten() {
-        level.variances = level
-            .fields
-            .iter()
-            .map(|f| (noise * true_std(f, noise)).powi(2))
-            .collect();
-    }
     let masks: Vec<Option<Vec<usize>>> = pairs.iter().flatten().map(mask).collect();
     let estimates = estimate_levels(system, &pairs, &masks, history, progress)?;
     let sensors = if masks.iter().all(|m| *m == masks[0]) {
@@ -165,6 +247,7 @@ pub fn from_file<S: System>(
             history: e.history.clone(),
             start: e.start.clone(),
             end: e.end.clone(),
+            other_ends: Vec::new(),
             time,
         })
         .collect();
@@ -181,6 +264,8 @@ pub fn from_file<S: System>(
             noise_estimate,
             later,
         }),
+        window,
+        window_choice: choice,
     })
 }
 
@@ -275,26 +360,35 @@ pub fn simulate<S: System>(
         .observations
         .sensors(system.grid_points())?
         .points(system.grid_points(), case.seed);
+    // Every window `auto` may choose among, each end with its own noise.
+    let windows = candidate_windows(case, system.dt())?;
     progress("truth run")?;
-    let truth = system.truth_pairs(case.observations.pairs, history)?;
-    let observed = observe_pairs(system, &truth, noise, case.seed);
+    let truth = system.truth_pairs(case.observations.pairs, history, &windows)?;
     let dt = system.dt();
     let mut snapshots: Vec<(f64, Vec<Vec<f64>>)> = Vec::new();
-    for (pair, levels) in truth.iter().zip(observed) {
-        let last_start = history + pair.start.len() - 1;
-        for (m, level) in levels.into_iter().enumerate() {
-            let time = pair.time + (m as f64 - last_start as f64) * dt;
-            let mut fields = level.fields;
-            if let Some(points) = &sensors {
-                for field in fields.iter_mut() {
-                    let mut masked = vec![f64::NAN; field.len()];
-                    for &p in points {
-                        masked[p] = field[p];
+    for (i, &window) in windows.iter().enumerate() {
+        let pairs: Vec<TruePair<S::Value>> = truth.iter().map(|p| p.with_end(i)).collect();
+        let observed = observe_pairs(system, &pairs, noise, case.seed, i);
+        for (pair, levels) in pairs.iter().zip(observed) {
+            let last_start = history + pair.start.len() - 1;
+            for (m, level) in levels.into_iter().enumerate() {
+                let steps = if m > last_start {
+                    window as f64
+                } else {
+                    m as f64 - last_start as f64
+                };
+                let mut fields = level.fields;
+                if let Some(points) = &sensors {
+                    for field in fields.iter_mut() {
+                        let mut masked = vec![f64::NAN; field.len()];
+                        for &p in points {
+                            masked[p] = field[p];
+                        }
+                        *field = masked;
                     }
-                    *field = masked;
                 }
+                snapshots.push((pair.time + steps * dt, fields));
             }
-            snapshots.push((time, fields));
         }
     }
     snapshots.sort_by(|a, b| a.0.total_cmp(&b.0));

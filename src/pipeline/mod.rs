@@ -10,6 +10,7 @@ pub mod gather;
 pub mod observe;
 pub mod refine;
 pub mod skill;
+pub mod window;
 
 use crate::case::{Case, PruneAlpha};
 use crate::error::{MedidaError, Result};
@@ -53,6 +54,8 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: Progress) -> Result
         mut estimates,
         noise,
         file,
+        window,
+        window_choice,
     } = gathered;
     seconds.truth = clock.elapsed().as_secs_f64();
     // What is kept of the true pairs: their number, and a few for the figures.
@@ -86,35 +89,21 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: Progress) -> Result
     }
     seconds.assimilation = clock.elapsed().as_secs_f64();
 
-    let mut forecaster = system.forecaster(&Correction::new())?;
-    let keep = !case.assimilation.method.is_ensemble();
-    let accumulated = accumulate(
-        system,
-        &mut forecaster,
-        estimates,
-        noise,
-        keep,
-        &mut seconds,
-        progress,
-    )?;
-
-    progress("regression")?;
-    let clock = Instant::now();
+    let forecaster = system.forecaster(&Correction::new())?;
     let choice = case.regression.prune_alpha();
-    let selections = regress(case, choice, &accumulated.stats)?;
-    let mut fits: Vec<RvmFit> = selections.iter().map(|s| s.fit.clone()).collect();
-    let mut refinement = None;
-    if !accumulated.kept.is_empty() && fits.iter().any(|f| !f.retained.is_empty()) {
-        progress("refinement")?;
-        refinement = refine::refine(
-            system,
-            &accumulated.kept,
-            noise,
-            &mut fits,
-            accumulated.stats.rows(),
-        )?;
-    }
-    seconds.regression += clock.elapsed().as_secs_f64();
+    let fitted = if window == 1 {
+        one_step(case, system, forecaster, estimates, noise, &mut seconds, progress)?
+    } else {
+        windowed(case, system, estimates, window, &mut seconds, progress)?
+    };
+    let Fitted {
+        stats,
+        selections,
+        fits,
+        refinement,
+        first,
+        forecaster,
+    } = fitted;
 
     progress("forecast skill")?;
     let clock = Instant::now();
@@ -144,7 +133,7 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: Progress) -> Result
         }
     });
     seconds.skill = clock.elapsed().as_secs_f64();
-    let sample = match &accumulated.first {
+    let sample = match &first {
         Some(first) => Some(system.figures(&truth, first, &forecaster, &fits)?),
         None => None,
     };
@@ -178,7 +167,7 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: Progress) -> Result
         system: system.kind(),
         components,
         pairs,
-        rows: accumulated.stats.rows(),
+        rows: stats.rows(),
         projection_modes: system.projection_modes(),
         row_map: system.row_map_label(),
         assimilation: case.assimilation.method.name().into(),
@@ -198,6 +187,132 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: Progress) -> Result
     };
     discovery.warnings = discovery::warnings(&discovery, refinement);
     Ok(discovery)
+}
+
+/// What the regression stage leaves.
+struct Fitted<S: System> {
+    stats: NormalEquationsPerComponent,
+    selections: Vec<Selection>,
+    fits: Vec<RvmFit>,
+    /// The last refinement pass's largest relative update.
+    refinement: Option<f64>,
+    first: Option<FirstPair<S>>,
+    /// The imperfect forecaster (for the figures).
+    forecaster: S::Forecaster,
+}
+
+/// Pairs one model step apart: library columns at the state with the model's one-step
+/// propagator, selection, then refinement.
+fn one_step<S: System>(
+    case: &Case,
+    system: &mut S,
+    mut forecaster: S::Forecaster,
+    estimates: Vec<Estimate<S::Value>>,
+    noise: f64,
+    seconds: &mut Timings,
+    progress: Progress,
+) -> Result<Fitted<S>> {
+    let keep = !case.assimilation.method.is_ensemble();
+    let accumulated = accumulate(
+        system,
+        &mut forecaster,
+        estimates,
+        noise,
+        keep,
+        seconds,
+        progress,
+    )?;
+    progress("regression")?;
+    let clock = Instant::now();
+    let selections = regress(case, case.regression.prune_alpha(), &accumulated.stats)?;
+    let mut fits: Vec<RvmFit> = selections.iter().map(|s| s.fit.clone()).collect();
+    let mut refinement = None;
+    if !accumulated.kept.is_empty() && fits.iter().any(|f| !f.retained.is_empty()) {
+        progress("refinement")?;
+        refinement = refine::refine(
+            system,
+            &accumulated.kept,
+            noise,
+            &mut fits,
+            accumulated.stats.rows(),
+        )?;
+    }
+    seconds.regression += clock.elapsed().as_secs_f64();
+    Ok(Fitted {
+        stats: accumulated.stats,
+        selections,
+        fits,
+        refinement,
+        first: accumulated.first,
+        forecaster,
+    })
+}
+
+/// Pairs a window of `steps` model steps apart: sensitivity columns of the window's forecast
+/// linearised around the imperfect model, selection, Gauss–Newton on the selected terms; then
+/// the selection again on columns linearised around the corrected model, until it no longer
+/// changes ([`window::SELECTIONS`] at most). Ensemble analyses get the first selection only
+/// (their increments are the filter's).
+fn windowed<S: System>(
+    case: &Case,
+    system: &mut S,
+    estimates: Vec<Estimate<S::Value>>,
+    steps: usize,
+    seconds: &mut Timings,
+    progress: Progress,
+) -> Result<Fitted<S>> {
+    let clock = Instant::now();
+    let terms = system.library_names().len();
+    let all: Vec<Vec<usize>> = vec![(0..terms).collect(); system.components().len()];
+    let mut correction = Correction::new();
+    let mut previous: Option<Vec<Vec<usize>>> = None;
+    let mut first = None;
+    let mut last = None;
+    for _ in 0..window::SELECTIONS {
+        let pass = window::Pass::<S> {
+            correction: &correction,
+            terms: &all,
+            steps,
+            total: true,
+            blocks: true,
+            _system: std::marker::PhantomData,
+        };
+        let (stats, (increment, columns)) = pass.run(system, &estimates, progress)?;
+        if first.is_none() {
+            first = Some(FirstPair {
+                start: estimates[0].start.last().expect("a start level").clone(),
+                increment,
+                columns,
+                propagated: true,
+            });
+        }
+        progress("regression")?;
+        let selections = regress(case, case.regression.prune_alpha(), &stats)?;
+        let mut fits: Vec<RvmFit> = selections.iter().map(|s| s.fit.clone()).collect();
+        let mut refinement = None;
+        if !case.assimilation.method.is_ensemble() {
+            progress("refinement")?;
+            refinement = window::gauss_newton(system, &estimates, &mut fits, steps, progress)?;
+        }
+        let support: Vec<Vec<usize>> = fits.iter().map(|f| f.retained.clone()).collect();
+        let settled = previous.as_ref() == Some(&support) || case.assimilation.method.is_ensemble();
+        correction = correction_of(&fits);
+        previous = Some(support);
+        last = Some((stats, selections, fits, refinement));
+        if settled {
+            break;
+        }
+    }
+    seconds.regression += clock.elapsed().as_secs_f64();
+    let (stats, selections, fits, refinement) = last.expect("one selection");
+    Ok(Fitted {
+        stats,
+        selections,
+        fits,
+        refinement,
+        first,
+        forecaster: system.forecaster(&Correction::new())?,
+    })
 }
 
 /// The ensemble analysis at the end of every pair replaces the estimate there.
@@ -299,6 +414,22 @@ impl NormalEquationsPerComponent {
         Ok(())
     }
 
+    /// Adds the rows of component `c` of pair `k` of `pairs` (columns of its own) to its
+    /// total and block.
+    pub fn add_component_pair(
+        &mut self,
+        c: usize,
+        k: usize,
+        pairs: usize,
+        columns: ndarray::ArrayView2<f64>,
+        target: ndarray::ArrayView1<f64>,
+    ) -> Result<()> {
+        let mut stats = NormalEquations::new(self.components[c].names().to_vec());
+        stats.add(columns, target)?;
+        self.components[c].merge(&stats)?;
+        self.blocks[c].add(k, pairs, &stats)
+    }
+
     /// Rows per component.
     pub fn rows(&self) -> usize {
         self.components[0].rows
@@ -377,12 +508,13 @@ fn accumulate<S: System>(
         let clock = Instant::now();
         let increment = increment(&estimate.end, &forecast, system.dt());
         let columns = system.columns(library_state(&estimate, noise))?;
-        stats.add_pair(k, pairs, system.rows(&columns, &increment, forecaster)?)?;
+        stats.add_pair(k, pairs, system.rows(&columns, &increment, Some(forecaster))?)?;
         if k == 0 {
             first = Some(FirstPair {
                 start: estimate.start.last().expect("a start level").clone(),
                 increment,
-                columns: columns.clone(),
+                columns: vec![columns.clone()],
+                propagated: false,
             });
         }
         if keep {

@@ -32,23 +32,27 @@ impl ObservedLevel {
 /// The observed pair: the history levels, the start levels, then the end.
 pub type ObservedPair = Vec<ObservedLevel>;
 
-/// Observes every level of every pair with relative noise `noise`.
+/// Observes every level of every pair with relative noise `noise`; the end is that of the
+/// `end`-th window the truth was asked for (each window's end draws its own noise).
 pub fn observe_pairs<S: System>(
     system: &mut S,
     truth: &[TruePair<S::Value>],
     noise: f64,
     seed: u64,
+    end: usize,
 ) -> Vec<ObservedPair> {
     truth
         .iter()
         .enumerate()
         .map(|(k, pair)| {
+            let last = pair.history.len() + pair.start.len();
             pair.history
                 .iter()
                 .chain(&pair.start)
                 .chain(std::iter::once(&pair.end))
                 .enumerate()
                 .map(|(level, state)| {
+                    let level = if level == last { level + end } else { level };
                     let fields = system.observe(state);
                     let count = fields.len();
                     let (fields, variances) = fields

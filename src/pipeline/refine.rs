@@ -39,7 +39,7 @@ pub fn refine<S: System>(
             let residual = increment(&estimate.end, &forecast, system.dt());
             // The pair's library columns, re-derived rather than kept for every pair.
             let columns = system.columns(library_state(estimate, noise))?;
-            stats.add(system.rows(&columns, &residual, &forecaster)?)?;
+            stats.add(system.rows(&columns, &residual, Some(&forecaster))?)?;
         }
         if stats.rows() != rows {
             break;

@@ -492,17 +492,24 @@ impl System for Ks {
         Ok(())
     }
 
-    /// Pairs spread evenly over the window after spin-up: truth at t − Δt, t and t + Δt.
-    fn truth_pairs(&mut self, count: usize, history: usize) -> Result<Vec<TruePair<f64>>> {
+    /// Pairs spread evenly over the window after spin-up: truth at t − Δt, t and at the end of
+    /// every window after t.
+    fn truth_pairs(
+        &mut self,
+        count: usize,
+        history: usize,
+        windows: &[usize],
+    ) -> Result<Vec<TruePair<f64>>> {
         let s = &self.settings;
         let ratio = (s.model.dt / s.truth.dt).round() as usize;
         let spinup = ((s.truth.spinup / s.truth.dt).round() as usize).max(ratio * (1 + history));
         let earlier = |s: usize| (1..=history).rev().map(move |j| s - ratio * (1 + j));
+        let ends = |s: usize| windows.iter().map(move |w| s + ratio * w);
         let window = (s.truth.duration / s.truth.dt).round() as usize;
         let starts: Vec<usize> = (0..count).map(|k| spinup + k * window / count).collect();
         let mut wanted: Vec<usize> = starts
             .iter()
-            .flat_map(|&s| earlier(s).chain([s - ratio, s, s + ratio]))
+            .flat_map(|&s| earlier(s).chain([s - ratio, s]).chain(ends(s)))
             .collect();
         wanted.sort_unstable();
         wanted.dedup();
@@ -513,11 +520,15 @@ impl System for Ks {
         };
         Ok(starts
             .iter()
-            .map(|&s| TruePair {
-                history: earlier(s).map(&at).collect(),
-                start: vec![at(s - ratio), at(s)],
-                end: at(s + ratio),
-                time: s as f64 * self.settings.truth.dt,
+            .map(|&s| {
+                let mut ends = ends(s).map(&at);
+                TruePair {
+                    history: earlier(s).map(&at).collect(),
+                    start: vec![at(s - ratio), at(s)],
+                    end: ends.next().expect("a window"),
+                    other_ends: ends.collect(),
+                    time: s as f64 * self.settings.truth.dt,
+                }
             })
             .collect())
     }
@@ -633,9 +644,9 @@ impl System for Ks {
         &mut self,
         columns: &Array2<f64>,
         increment: &[f64],
-        forecaster: &KsStep,
+        forecaster: Option<&KsStep>,
     ) -> Result<Rows> {
-        let phi = forecaster.phi.as_deref();
+        let phi = forecaster.and_then(|f| f.phi.as_deref());
         Ok(match self.projection_modes {
             Some(modes) => {
                 let (columns, target) =
@@ -656,6 +667,11 @@ impl System for Ks {
                 }
             }
         })
+    }
+
+    fn sensitivity_columns(&self, _: usize, sensitivities: &[Vec<f64>]) -> Array2<f64> {
+        let points = self.grid_points();
+        Array2::from_shape_fn((points, sensitivities.len()), |(i, j)| sensitivities[j][i])
     }
 
     fn corrected_model(&self, correction: &Correction) -> Vec<Vec<(String, f64)>> {
@@ -690,9 +706,10 @@ impl System for Ks {
         forecaster: &KsStep,
         fits: &[RvmFit],
     ) -> Result<Sample> {
-        // The reconstruction uses the physical columns with the imperfect model's φ applied.
-        let mut columns = first.columns.clone();
-        if let Some(phi) = &forecaster.phi {
+        // The reconstruction uses the physical columns with the imperfect model's φ applied
+        // (sensitivity columns are propagated already).
+        let mut columns = first.columns_of(0).clone();
+        if let (Some(phi), false) = (&forecaster.phi, first.propagated) {
             apply_multiplier(&mut self.grid, phi, &mut columns);
         }
         let fit = &fits[0];

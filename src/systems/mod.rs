@@ -17,7 +17,7 @@ use ndarray::Array2;
 use num_complex::Complex64;
 use rand_chacha::ChaCha8Rng;
 use std::fmt::Debug;
-use std::ops::{Div, Sub};
+use std::ops::{Add, Div, Mul, Sub};
 
 /// Most truth steps one run integrates (about an hour of a 1,024-point KS truth): beyond it
 /// a case is refused rather than left running for days.
@@ -25,7 +25,15 @@ pub const MAX_TRUTH_STEPS: f64 = 1e8;
 
 /// The numbers a system's state is made of (grid values or spectral coefficients).
 pub trait Value:
-    Copy + Send + Sync + Debug + Sub<Output = Self> + Div<f64, Output = Self> + 'static
+    Copy
+    + Send
+    + Sync
+    + Debug
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<f64, Output = Self>
+    + Div<f64, Output = Self>
+    + 'static
 {
     fn norm_sqr(self) -> f64;
     fn magnitude(self) -> f64;
@@ -50,15 +58,35 @@ impl Value for Complex64 {
 }
 
 /// A sample pair of true states: the start levels the forecaster needs (oldest first) and the
-/// state one model step after the last of them; before them, `history` states one model step
-/// apart (oldest first) for a cycled filter.
+/// state a window of model steps after the last of them; before them, `history` states one
+/// model step apart (oldest first) for a cycled filter.
 #[derive(Clone, Debug)]
 pub struct TruePair<V> {
     pub history: Vec<Vec<V>>,
     pub start: Vec<Vec<V>>,
+    /// The state at the end of the first window asked for.
     pub end: Vec<V>,
+    /// The states at the ends of the other windows asked for (while the window is chosen).
+    pub other_ends: Vec<Vec<V>>,
     /// Time of the last start level.
     pub time: f64,
+}
+
+impl<V: Clone> TruePair<V> {
+    /// The pair whose end is that of window `i` of those asked for (0: the first).
+    pub fn with_end(&self, i: usize) -> TruePair<V> {
+        TruePair {
+            history: self.history.clone(),
+            start: self.start.clone(),
+            end: if i == 0 {
+                self.end.clone()
+            } else {
+                self.other_ends[i - 1].clone()
+            },
+            other_ends: Vec::new(),
+            time: self.time,
+        }
+    }
 }
 
 /// Discovered terms per regressed component: (term name, coefficient).
@@ -97,7 +125,7 @@ pub trait System: Sync {
     type Value: Value;
     /// The library evaluated at one state, before the row map.
     type Columns: Clone + Send;
-    type Forecaster: Forecast<Value = Self::Value>;
+    type Forecaster: Forecast<Value = Self::Value> + Send;
 
     /// "ks", "qg".
     fn kind(&self) -> &'static str;
@@ -121,8 +149,14 @@ pub trait System: Sync {
     fn check_design(&self, pairs: usize) -> Result<()>;
 
     /// The twin experiment's true pairs (a cached truth run), `count` of them, each with
-    /// `history` earlier states one model step apart.
-    fn truth_pairs(&mut self, count: usize, history: usize) -> Result<Vec<TruePair<Self::Value>>>;
+    /// `history` earlier states one model step apart and an end after each of `windows`
+    /// (model steps after the last start level; ascending).
+    fn truth_pairs(
+        &mut self,
+        count: usize,
+        history: usize,
+        windows: &[usize],
+    ) -> Result<Vec<TruePair<Self::Value>>>;
     /// The expected error per component (truth − model), when the truth is known.
     fn expected(&self) -> Vec<Vec<(String, f64)>>;
 
@@ -154,14 +188,21 @@ pub trait System: Sync {
     fn forecaster(&mut self, correction: &Correction) -> Result<Self::Forecaster>;
     /// The library at a state.
     fn columns(&mut self, state: &[Self::Value]) -> Result<Self::Columns>;
-    /// The row map applied to the columns and to one increment per component; the
-    /// forecaster's linear part (KS: φ(dt·L)) enters the columns.
+    /// The row map applied to the columns and to one increment per component. With a
+    /// forecaster, the columns are the library at a state and its linear part over one step
+    /// (KS: φ(dt·L); QG: the implicit damping) enters them; without, the columns are
+    /// sensitivities of a window's forecast, already propagated.
     fn rows(
         &mut self,
         columns: &Self::Columns,
         increment: &[Self::Value],
-        forecaster: &Self::Forecaster,
+        forecaster: Option<&Self::Forecaster>,
     ) -> Result<Rows>;
+    /// The columns of component `component` from the sensitivities of a forecast to each of
+    /// its terms (one state per term, in the library's order; a zero state for a term left
+    /// out).
+    fn sensitivity_columns(&self, component: usize, sensitivities: &[Vec<Self::Value>])
+        -> Self::Columns;
 
     /// The model's right-hand side corrected by the discovered terms, per component.
     fn corrected_model(&self, correction: &Correction) -> Vec<Vec<(String, f64)>>;
@@ -189,7 +230,17 @@ pub trait System: Sync {
 pub struct FirstPair<S: System + ?Sized> {
     pub start: Vec<S::Value>,
     pub increment: Vec<S::Value>,
-    pub columns: S::Columns,
+    /// The library at the start (one, shared by the components), or the sensitivity columns
+    /// of a window's forecast (one per component, `propagated`).
+    pub columns: Vec<S::Columns>,
+    pub propagated: bool,
+}
+
+impl<S: System + ?Sized> FirstPair<S> {
+    /// The columns of component `c`.
+    pub fn columns_of(&self, c: usize) -> &S::Columns {
+        &self.columns[c.min(self.columns.len() - 1)]
+    }
 }
 
 /// The settings of each system, selected by `[system] kind`.

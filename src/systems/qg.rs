@@ -462,6 +462,24 @@ pub fn truth_states(
 }
 
 /// One forward-Euler step (implicit hyperviscosity), as in the authors' sample pairs.
+/// The states after each of `steps` (ascending) forward-Euler steps from q.
+fn euler_steps(
+    stepper: &mut QgStepper,
+    q: &[Complex64],
+    steps: &[usize],
+) -> Result<Vec<Vec<Complex64>>> {
+    stepper.reset();
+    let mut next = q.to_vec();
+    let mut done = 0;
+    let mut out = Vec::with_capacity(steps.len());
+    for &n in steps {
+        stepper.advance(&mut next, n - done, done)?;
+        done = n;
+        out.push(next.clone());
+    }
+    Ok(out)
+}
+
 fn euler_step(stepper: &mut QgStepper, q: &[Complex64]) -> Result<Vec<Complex64>> {
     stepper.reset();
     let mut next = q.to_vec();
@@ -758,7 +776,14 @@ impl System for Qg {
         Ok(())
     }
 
-    fn truth_pairs(&mut self, count: usize, history: usize) -> Result<Vec<TruePair<Complex64>>> {
+    /// The truth's leapfrog run gives the start states; the end of a window of n steps is n
+    /// forward-Euler steps of the truth (the authors' "observed" state after Δt, for n = 1).
+    fn truth_pairs(
+        &mut self,
+        count: usize,
+        history: usize,
+        windows: &[usize],
+    ) -> Result<Vec<TruePair<Complex64>>> {
         let snapshots = truth_states(&self.settings, self.seed, count, history)?;
         let t = &self.settings.truth;
         snapshots
@@ -766,10 +791,12 @@ impl System for Qg {
             .enumerate()
             .map(|(k, states)| {
                 let q = &states[history];
+                let mut ends = euler_steps(&mut self.truth_step, q, windows)?.into_iter();
                 Ok(TruePair {
                     history: states[..history].to_vec(),
                     start: vec![q.clone()],
-                    end: euler_step(&mut self.truth_step, q)?,
+                    end: ends.next().expect("a window"),
+                    other_ends: ends.collect(),
                     time: t.spinup + k as f64 * t.spacing,
                 })
             })
@@ -876,11 +903,13 @@ impl System for Qg {
         &mut self,
         columns: &Vec<Vec<Complex64>>,
         increment: &[Complex64],
-        _: &QgStep,
+        forecaster: Option<&QgStep>,
     ) -> Result<Rows> {
-        let fields = self
-            .library
-            .fields(columns, self.multiplier.as_deref(), self.rows_cut);
+        let multiplier = match forecaster {
+            Some(_) => self.multiplier.as_deref(),
+            None => self.filter.as_deref(),
+        };
+        let fields = self.library.fields(columns, multiplier, self.rows_cut);
         let rows = fields.first().map_or(0, |f| f.len());
         let matrix = Array2::from_shape_fn((rows, fields.len()), |(r, c)| fields[c][r]);
         let (nx, ny) = self.nx_ny();
@@ -893,6 +922,21 @@ impl System for Qg {
             columns: matrix,
             targets,
         })
+    }
+
+    /// Layer `component` of each sensitivity (both layers' spectra).
+    fn sensitivity_columns(
+        &self,
+        component: usize,
+        sensitivities: &[Vec<Complex64>],
+    ) -> Vec<Vec<Complex64>> {
+        sensitivities
+            .iter()
+            .map(|s| {
+                let n = s.len() / 2;
+                s[component * n..(component + 1) * n].to_vec()
+            })
+            .collect()
     }
 
     fn corrected_model(&self, correction: &Correction) -> Vec<Vec<(String, f64)>> {
@@ -943,12 +987,18 @@ impl System for Qg {
         let (nx, ny) = self.nx_ny();
         let cut = self.library.edge_cut();
         let (w, h) = (nx - 2 * cut.edge, ny - 2 * cut.edge);
-        let columns = self
-            .library
-            .fields(&first.columns, self.multiplier.as_deref(), cut);
+        let multiplier = if first.propagated {
+            self.filter.clone()
+        } else {
+            self.multiplier.clone()
+        };
         let reconstruction = fits
             .iter()
-            .map(|fit| {
+            .enumerate()
+            .map(|(c, fit)| {
+                let columns = self
+                    .library
+                    .fields(first.columns_of(c), multiplier.as_deref(), cut);
                 let mut r = vec![fit.intercept; w * h];
                 for &i in &fit.retained {
                     for (r, v) in r.iter_mut().zip(&columns[i]) {
