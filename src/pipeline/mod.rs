@@ -264,45 +264,76 @@ fn windowed<S: System>(
     let clock = Instant::now();
     let terms = system.library_names().len();
     let all: Vec<Vec<usize>> = vec![(0..terms).collect(); system.components().len()];
-    let mut correction = Correction::new();
-    let mut previous: Option<Vec<Vec<usize>>> = None;
-    let mut first = None;
-    let mut last = None;
-    for _ in 0..window::SELECTIONS {
-        let pass = window::Pass::<S> {
-            correction: &correction,
-            terms: &all,
-            steps,
-            total: true,
-            blocks: true,
-            _system: std::marker::PhantomData,
-        };
-        let (stats, (increment, columns)) = pass.run(system, &estimates, progress)?;
-        if first.is_none() {
-            first = Some(FirstPair {
-                start: estimates[0].start.last().expect("a start level").clone(),
-                increment,
-                columns,
-                propagated: true,
-            });
-        }
-        progress("regression")?;
-        let selections = regress(case, case.regression.prune_alpha(), &stats)?;
-        let mut fits: Vec<RvmFit> = selections.iter().map(|s| s.fit.clone()).collect();
-        let mut refinement = None;
-        if !case.assimilation.method.is_ensemble() {
-            progress("refinement")?;
+    let ensemble = case.assimilation.method.is_ensemble();
+    // The first selection, on the whole increment linearised around the imperfect model.
+    let pass = window::Pass::<S> {
+        correction: &Correction::new(),
+        terms: &all,
+        steps,
+        total: true,
+        blocks: true,
+        _system: std::marker::PhantomData,
+    };
+    let (stats, (increment, columns)) = pass.run(system, &estimates, progress)?;
+    let first = Some(FirstPair {
+        start: estimates[0].start.last().expect("a start level").clone(),
+        increment,
+        columns,
+        propagated: true,
+    });
+    progress("regression")?;
+    let selections = regress(case, case.regression.prune_alpha(), &stats)?;
+    let mut fits: Vec<RvmFit> = selections.iter().map(|s| s.fit.clone()).collect();
+    let mut refinement = None;
+    if !ensemble {
+        refinement = window::gauss_newton(system, &estimates, &mut fits, steps, progress)?;
+        if window::drop_insignificant(&mut fits) {
             refinement = window::gauss_newton(system, &estimates, &mut fits, steps, progress)?;
         }
-        let support: Vec<Vec<usize>> = fits.iter().map(|f| f.retained.clone()).collect();
-        let settled = previous.as_ref() == Some(&support) || case.assimilation.method.is_ensemble();
-        correction = correction_of(&fits);
-        previous = Some(support);
-        last = Some((stats, selections, fits, refinement));
-        if settled {
-            break;
+        // Then the selection again on what is left, linearised around the corrected model:
+        // a small term next to a large one shows only once the large one is fitted.
+        for _ in 1..window::SELECTIONS {
+            let correction = correction_of(&fits);
+            let pass = window::Pass::<S> {
+                correction: &correction,
+                terms: &all,
+                steps,
+                total: false,
+                blocks: true,
+                _system: std::marker::PhantomData,
+            };
+            let Ok((residual, _)) = pass.run(system, &estimates, progress) else {
+                break;
+            };
+            let found = regress(case, case.regression.prune_alpha(), &residual)?;
+            let before: Vec<Vec<usize>> = fits.iter().map(|f| f.retained.clone()).collect();
+            let mut added: Vec<Vec<usize>> = vec![Vec::new(); fits.len()];
+            for ((fit, more), added) in fits.iter_mut().zip(&found).zip(added.iter_mut()) {
+                for &j in &more.fit.retained {
+                    if !fit.retained.contains(&j) {
+                        fit.retained.push(j);
+                        fit.coefficients[j] = more.fit.coefficients[j];
+                        fit.std[j] = more.fit.std[j];
+                        fit.alpha[j] = more.fit.alpha[j];
+                        added.push(j);
+                    }
+                }
+                fit.retained.sort_unstable();
+            }
+            if added.iter().all(|a| a.is_empty()) {
+                break;
+            }
+            refinement = window::gauss_newton(system, &estimates, &mut fits, steps, progress)?;
+            if window::drop_insignificant(&mut fits) {
+                refinement = window::gauss_newton(system, &estimates, &mut fits, steps, progress)?;
+            }
+            let now: Vec<Vec<usize>> = fits.iter().map(|f| f.retained.clone()).collect();
+            if now == before {
+                break;
+            }
         }
     }
+    let last = Some((stats, selections, fits, refinement));
     seconds.regression += clock.elapsed().as_secs_f64();
     let (stats, selections, fits, refinement) = last.expect("one selection");
     Ok(Fitted {

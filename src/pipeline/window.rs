@@ -32,6 +32,30 @@ pub const DIFFERENCE_STEP: f64 = 1e-8;
 pub const GAUSS_NEWTON_PASSES: usize = 8;
 pub const GAUSS_NEWTON_TOLERANCE: f64 = 1e-9;
 
+/// A selected term stays only if its Gauss–Newton coefficient is at least this many
+/// posterior standard deviations from zero.
+pub const SIGNIFICANCE: f64 = 3.0;
+
+/// Drops the retained terms whose coefficient is within [`SIGNIFICANCE`] standard
+/// deviations of zero (noise the selection let in); true if any was dropped.
+pub fn drop_insignificant(fits: &mut [RvmFit]) -> bool {
+    let mut dropped = false;
+    for fit in fits.iter_mut() {
+        let weak: Vec<usize> = fit
+            .retained
+            .iter()
+            .copied()
+            .filter(|&j| fit.coefficients[j].abs() < SIGNIFICANCE * fit.std[j])
+            .collect();
+        for j in weak {
+            fit.retained.retain(|&i| i != j);
+            fit.coefficients[j] = 0.0;
+            dropped = true;
+        }
+    }
+    dropped
+}
+
 /// Selections at most (the first on columns linearised around the imperfect model, each next
 /// around the model corrected by the previous one).
 pub const SELECTIONS: usize = 3;
@@ -531,4 +555,4 @@ pub const MAX_GROWTH: f64 = 1e3;
 pub const GROWTH_PAIRS: usize = 4;
 
 /// The largest share of the increment's mean square that noise may take in the chosen window.
-pub const NOISE_SHARE: f64 = 0.01;
+pub const NOISE_SHARE: f64 = 5e-3;
