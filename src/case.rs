@@ -513,7 +513,14 @@ impl Case {
             }
             _ => {}
         }
-        o.window(self.system.dt())?;
+        if let Window::Steps(n) = o.window(self.system.dt())? {
+            if n > 1 && self.assimilation.method.is_ensemble() {
+                return bad(
+                    "observations.interval",
+                    format!("{n} model steps with `assimilation.method` = \"{}\": the ensemble filters forecast their members one model step between observations; use one step (model.dt) or \"none\"", self.assimilation.method.name()),
+                );
+            }
+        }
         if o.from_data() && (o.operator != Operator::Named("full".into()) || o.fraction < 1.0) {
             return bad(
                 "observations.operator",

@@ -75,6 +75,12 @@ pub struct ObservationReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub members: Option<usize>,
     pub row_map: String,
+    /// Time between the two observations of a pair, in model time and in model steps.
+    pub interval: f64,
+    pub window_steps: usize,
+    /// `observations.interval = "auto"`: the windows tried and what was measured at each.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window_choice: Option<crate::pipeline::window::WindowChoice>,
 }
 
 #[derive(Serialize)]
@@ -285,6 +291,9 @@ impl Report {
                 assimilation: d.assimilation.clone(),
                 members: d.members,
                 row_map: d.row_map.clone(),
+                interval: d.window as f64 * d.dt,
+                window_steps: d.window,
+                window_choice: d.window_choice.clone(),
             }),
             unsupported: d
                 .components
@@ -383,6 +392,41 @@ fn file_summary(s: &mut String, f: &FileValidation) {
 }
 
 /// How the data were observed and estimated, in words.
+/// The window line of the summary (empty for one model step chosen without a choice).
+fn window_summary(d: &Discovery) -> String {
+    if d.window == 1 && d.window_choice.is_none() {
+        return String::new();
+    }
+    let mut s = format!(
+        "\nwindow: {} model step(s) (interval {:.4e}), sensitivity columns",
+        d.window,
+        d.window as f64 * d.dt
+    );
+    if d.window == 1 {
+        s = format!("\nwindow: 1 model step (interval {:.4e})", d.dt);
+    }
+    if let Some(choice) = &d.window_choice {
+        let shares: Vec<String> = choice
+            .windows
+            .iter()
+            .zip(choice.increment.iter().zip(&choice.noise))
+            .map(|(w, (v, n))| {
+                let signal = v - n;
+                if signal > 0.0 {
+                    format!("{w}: {:.1e}", n / signal)
+                } else {
+                    format!("{w}: -")
+                }
+            })
+            .collect();
+        s.push_str(&format!(
+            "; chosen by \"auto\" (noise/signal per window: {})",
+            shares.join(", ")
+        ));
+    }
+    s
+}
+
 fn observation_summary(d: &Discovery) -> String {
     if let Some(f) = &d.file {
         let noise = match f.noise_estimate {
@@ -428,12 +472,13 @@ pub fn summary(d: &Discovery) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "case {}: {} pairs, {} rows{word}, {}\nrow map: {}",
+        "case {}: {} pairs, {} rows{word}, {}\nrow map: {}{}",
         d.name,
         d.pairs,
         d.rows,
         observation_summary(d),
-        d.row_map
+        d.row_map,
+        window_summary(d)
     );
     for c in &d.components {
         component_summary(&mut s, c);

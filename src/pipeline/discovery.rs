@@ -107,6 +107,11 @@ pub struct Discovery {
     pub file: Option<FileValidation>,
     /// What the run's own diagnostics say against trusting it ([`warnings`]).
     pub warnings: Vec<String>,
+    /// Model steps between the last start level and the end of a pair, and the model step.
+    pub window: usize,
+    pub dt: f64,
+    /// What `observations.interval = "auto"` measured (None: one window only).
+    pub window_choice: Option<crate::pipeline::window::WindowChoice>,
 }
 
 /// Held-out explained fraction below which the discovered terms are said to explain little.

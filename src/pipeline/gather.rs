@@ -58,7 +58,7 @@ pub fn twin<S: System>(
         .observations
         .sensors(system.grid_points())?
         .points(system.grid_points(), case.seed);
-    let windows = candidate_windows(case, system.dt())?;
+    let windows = candidate_windows(case, system.dt(), system.window_candidates())?;
     progress("truth run")?;
     let mut truth = system.truth_pairs(case.observations.pairs, history, &windows)?;
     let mut choice = None;
@@ -101,11 +101,11 @@ pub fn twin<S: System>(
 
 /// The windows (model steps) the case asks to try: the one given, one step noise-free or
 /// with an ensemble filter (its analyses average the noise), else the candidates of `auto`.
-fn candidate_windows(case: &Case, dt: f64) -> Result<Vec<usize>> {
+fn candidate_windows(case: &Case, dt: f64, candidates: Vec<usize>) -> Result<Vec<usize>> {
     Ok(match case.observations.window(dt)? {
         Window::Steps(n) => vec![n],
         Window::Auto if case.noise() == 0.0 || case.assimilation.method.is_ensemble() => vec![1],
-        Window::Auto => window::CANDIDATES.to_vec(),
+        Window::Auto => candidates,
     })
 }
 
@@ -138,7 +138,7 @@ pub fn from_file<S: System>(
     let windows = match case.observations.window(system.dt())? {
         Window::Steps(n) => vec![n],
         Window::Auto if case.assimilation.method.is_ensemble() => vec![1],
-        Window::Auto => window::CANDIDATES.to_vec(),
+        Window::Auto => system.window_candidates(),
     };
     // The windows the file offers pairs at (all of them when one is given).
     let mut offered: Vec<(usize, FileData)> = Vec::new();
@@ -361,7 +361,7 @@ pub fn simulate<S: System>(
         .sensors(system.grid_points())?
         .points(system.grid_points(), case.seed);
     // Every window `auto` may choose among, each end with its own noise.
-    let windows = candidate_windows(case, system.dt())?;
+    let windows = candidate_windows(case, system.dt(), system.window_candidates())?;
     progress("truth run")?;
     let truth = system.truth_pairs(case.observations.pairs, history, &windows)?;
     let dt = system.dt();

@@ -184,6 +184,9 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: Progress) -> Result
         sample,
         file,
         warnings: Vec::new(),
+        window,
+        dt: system.dt(),
+        window_choice,
     };
     discovery.warnings = discovery::warnings(&discovery, refinement);
     Ok(discovery)

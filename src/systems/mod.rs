@@ -141,6 +141,10 @@ pub trait System: Sync {
     fn geometry(&self) -> Geometry;
     /// The forecast step.
     fn dt(&self) -> f64;
+    /// The windows (model steps) `observations.interval = "auto"` may choose among.
+    fn window_candidates(&self) -> Vec<usize> {
+        crate::pipeline::window::CANDIDATES.to_vec()
+    }
     /// The levels a forecast starts from, one model step apart (CNAB2: 2; Euler: 1).
     fn start_levels(&self) -> usize;
     /// Library column names.

@@ -759,6 +759,12 @@ impl System for Qg {
     fn start_levels(&self) -> usize {
         1
     }
+    /// One step: a window's sensitivity columns cost 2 × (library terms) forecasts per pair
+    /// over the window, minutes per case on a QG grid, so `auto` keeps one step until those
+    /// forecasts are batched; `observations.interval` asks for a window explicitly.
+    fn window_candidates(&self) -> Vec<usize> {
+        vec![1]
+    }
     fn library_names(&self) -> Vec<String> {
         self.library.names().to_vec()
     }
