@@ -161,7 +161,11 @@ pub enum Window {
 impl Observations {
     /// `observations.interval` in model steps of `dt`.
     pub fn window(&self, dt: f64) -> Result<Window> {
-        let bad = |why: String| Err(MedidaError::Config(format!("`observations.interval`: {why}")));
+        let bad = |why: String| {
+            Err(MedidaError::Config(format!(
+                "`observations.interval`: {why}"
+            )))
+        };
         match &self.interval {
             None => Ok(Window::Auto),
             Some(Threshold::Named(n)) if n == "auto" => Ok(Window::Auto),

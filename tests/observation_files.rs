@@ -285,7 +285,19 @@ fn the_noise_estimate_is_within_20_percent_of_the_noise_added() {
             simulate(&case, &file, &|_| {}).unwrap();
             let (_, shape) = case.system.fields();
             let levels = if kind == "ks" { 2 } else { 1 };
-            let data = read(&NpzFile(&file), &case.system, levels, 0, 0, 0, &|_| Ok(())).unwrap();
+            let data = read(
+                &NpzFile(&file),
+                &case.system,
+                medida::observe::file::PairLayout {
+                    levels,
+                    history: 0,
+                    window: 1,
+                },
+                0,
+                0,
+                &|_| Ok(()),
+            )
+            .unwrap();
             let estimate = estimate_noise(&data, *shape.last().unwrap()).unwrap();
             assert!(
                 (estimate / noise - 1.0).abs() < 0.2,

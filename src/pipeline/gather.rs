@@ -68,9 +68,13 @@ pub fn twin<S: System>(
         let pilot = window::pilot_pairs(truth.len());
         let mut trials = Vec::new();
         for (i, &w) in windows.iter().enumerate() {
-            let pairs: Vec<TruePair<S::Value>> = truth[..pilot].iter().map(|p| p.with_end(i)).collect();
+            let pairs: Vec<TruePair<S::Value>> =
+                truth[..pilot].iter().map(|p| p.with_end(i)).collect();
             let observed = observe_pairs(system, &pairs, noise, case.seed, i);
-            trials.push((w, estimate_states(system, &pairs, Some(&observed), sensors.as_deref())?));
+            trials.push((
+                w,
+                estimate_states(system, &pairs, Some(&observed), sensors.as_deref())?,
+            ));
         }
         let found = window::choose(system, &trials, noise, case.seed)?;
         chosen = found.index;
@@ -211,7 +215,10 @@ pub fn from_file<S: System>(
         for (w, data) in &offered {
             let pilot = &data.pairs[..window::pilot_pairs(data.pairs.len())];
             let masks: Vec<Option<Vec<usize>>> = pilot.iter().flatten().map(mask).collect();
-            trials.push((*w, estimate_levels(system, pilot, &masks, history, progress)?));
+            trials.push((
+                *w,
+                estimate_levels(system, pilot, &masks, history, progress)?,
+            ));
         }
         let found = window::choose(system, &trials, noise, case.seed)?;
         chosen = found.index;

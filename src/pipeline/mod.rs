@@ -92,7 +92,15 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: Progress) -> Result
     let forecaster = system.forecaster(&Correction::new())?;
     let choice = case.regression.prune_alpha();
     let fitted = if window == 1 {
-        one_step(case, system, forecaster, estimates, noise, &mut seconds, progress)?
+        one_step(
+            case,
+            system,
+            forecaster,
+            estimates,
+            noise,
+            &mut seconds,
+            progress,
+        )?
     } else {
         windowed(case, system, estimates, window, &mut seconds, progress)?
     };
@@ -542,7 +550,11 @@ fn accumulate<S: System>(
         let clock = Instant::now();
         let increment = increment(&estimate.end, &forecast, system.dt());
         let columns = system.columns(library_state(&estimate, noise))?;
-        stats.add_pair(k, pairs, system.rows(&columns, &increment, Some(forecaster))?)?;
+        stats.add_pair(
+            k,
+            pairs,
+            system.rows(&columns, &increment, Some(forecaster))?,
+        )?;
         if k == 0 {
             first = Some(FirstPair {
                 start: estimate.start.last().expect("a start level").clone(),

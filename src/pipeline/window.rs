@@ -109,7 +109,13 @@ pub struct Sensitivity<S: System> {
 }
 
 /// `correction` with `step` added to term `name` of component `c`.
-fn perturb(correction: &Correction, components: usize, c: usize, name: &str, step: f64) -> Correction {
+fn perturb(
+    correction: &Correction,
+    components: usize,
+    c: usize,
+    name: &str,
+    step: f64,
+) -> Correction {
     let mut out: Correction = (0..components)
         .map(|i| correction.get(i).cloned().unwrap_or_default())
         .collect();
@@ -144,7 +150,8 @@ impl<S: System> Sensitivity<S> {
                 let mut out = Vec::new();
                 // Rescale the step until the forecast moves by about DIFFERENCE_STEP of its size.
                 let forecaster = loop {
-                    let mut f = system.forecaster(&perturb(correction, components, c, &names[j], step))?;
+                    let mut f =
+                        system.forecaster(&perturb(correction, components, c, &names[j], step))?;
                     forecast(&mut f, &probe.start, steps, &mut out)?;
                     let moved = norm(&crate::pipeline::increment(&out, &reference, 1.0)) / size;
                     let ratio = moved / DIFFERENCE_STEP;
@@ -241,8 +248,13 @@ impl<S: System> Pass<'_, S> {
         let names = system.library_names();
         let components = system.components().len();
         let pairs = estimates.len();
-        let mut sensitivity =
-            Sensitivity::new(system, self.correction, self.terms, self.steps, &estimates[0])?;
+        let mut sensitivity = Sensitivity::new(
+            system,
+            self.correction,
+            self.terms,
+            self.steps,
+            &estimates[0],
+        )?;
         let mut stats = NormalEquationsPerComponent::new(&names, components);
         let dt = system.dt();
         let mut first = None;
@@ -259,7 +271,10 @@ impl<S: System> Pass<'_, S> {
                 let mut target = residual.clone();
                 if self.total {
                     for &(ref name, value) in self.correction.get(c).into_iter().flatten() {
-                        let j = names.iter().position(|n| n == name).expect("a library term");
+                        let j = names
+                            .iter()
+                            .position(|n| n == name)
+                            .expect("a library term");
                         for (t, s) in target.iter_mut().zip(&sensitivities[j]) {
                             *t = *t + *s * value;
                         }
@@ -397,7 +412,11 @@ fn perturbed<S: System>(
 fn mean_square<S: System>(system: &mut S, increment: &[S::Value]) -> Result<f64> {
     let columns = system.sensitivity_columns(0, &[]);
     let rows = system.rows(&columns, increment, None)?;
-    let (sum, count) = rows.targets.iter().flatten().fold((0.0, 0usize), |(s, n), v| (s + v * v, n + 1));
+    let (sum, count) = rows
+        .targets
+        .iter()
+        .flatten()
+        .fold((0.0, 0usize), |(s, n), v| (s + v * v, n + 1));
     Ok(sum / count.max(1) as f64)
 }
 
@@ -513,8 +532,13 @@ fn window_noise<S: System>(
                 .collect::<Result<Vec<_>>>()?;
             let mut moved = Vec::new();
             forecast(imperfect, &tiny, steps, &mut moved)?;
-            let before = norm(&increment(&tiny[tiny.len() - 1], &start[start.len() - 1], 1.0));
-            let growth = norm(&increment(&moved, &forecast_out, 1.0)) / before.max(f64::MIN_POSITIVE);
+            let before = norm(&increment(
+                &tiny[tiny.len() - 1],
+                &start[start.len() - 1],
+                1.0,
+            ));
+            let growth =
+                norm(&increment(&moved, &forecast_out, 1.0)) / before.max(f64::MIN_POSITIVE);
             if !(growth <= MAX_GROWTH) {
                 return Err(MedidaError::Config(format!(
                     "the imperfect model amplifies small perturbations by {growth:.1e} over {steps} steps"
@@ -542,7 +566,9 @@ fn window_noise<S: System>(
         n += mean_square(system, &increment(&end_noise, &carried, length))?;
     }
     if !(v.is_finite() && n.is_finite()) {
-        return Err(MedidaError::Config("the window's forecast is not finite".into()));
+        return Err(MedidaError::Config(
+            "the window's forecast is not finite".into(),
+        ));
     }
     let pairs = estimates.len().max(1) as f64;
     Ok((v / pairs, n / pairs))

@@ -205,8 +205,11 @@ pub trait System: Sync {
     /// The columns of component `component` from the sensitivities of a forecast to each of
     /// its terms (one state per term, in the library's order; a zero state for a term left
     /// out).
-    fn sensitivity_columns(&self, component: usize, sensitivities: &[Vec<Self::Value>])
-        -> Self::Columns;
+    fn sensitivity_columns(
+        &self,
+        component: usize,
+        sensitivities: &[Vec<Self::Value>],
+    ) -> Self::Columns;
 
     /// The model's right-hand side corrected by the discovered terms, per component.
     fn corrected_model(&self, correction: &Correction) -> Vec<Vec<(String, f64)>>;
