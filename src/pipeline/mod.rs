@@ -276,6 +276,7 @@ fn windowed<S: System>(
     let terms = system.library_names().len();
     let all: Vec<Vec<usize>> = vec![(0..terms).collect(); system.components().len()];
     let ensemble = case.assimilation.method.is_ensemble();
+    let known = window::DifferenceSteps::default();
     // The first selection, on the whole increment linearised around the imperfect model.
     let pass = window::Pass::<S> {
         correction: &Correction::new(),
@@ -283,9 +284,11 @@ fn windowed<S: System>(
         steps,
         total: true,
         blocks: true,
+        known: &known,
+        keep_rows: !ensemble,
         _system: std::marker::PhantomData,
     };
-    let (stats, (increment, columns)) = pass.run(system, &estimates, progress)?;
+    let (stats, (increment, columns), kept) = pass.run(system, &estimates, progress)?;
     let first = Some(FirstPair {
         start: estimates[0].start.last().expect("a start level").clone(),
         increment,
@@ -297,23 +300,14 @@ fn windowed<S: System>(
     let mut fits: Vec<RvmFit> = selections.iter().map(|s| s.fit.clone()).collect();
     let mut refinement = None;
     if !ensemble {
-        refinement = window::gauss_newton(system, &estimates, &mut fits, steps, progress)?;
-        if window::drop_insignificant(&mut fits) {
-            refinement = window::gauss_newton(system, &estimates, &mut fits, steps, progress)?;
-        }
+        refinement = window::fit_support(system, &estimates, &mut fits, steps, &known, progress)?;
         // Then the selection again on what is left, linearised around the corrected model:
         // a small term next to a large one shows only once the large one is fitted.
         for _ in 1..window::SELECTIONS {
             let correction = correction_of(&fits);
-            let pass = window::Pass::<S> {
-                correction: &correction,
-                terms: &all,
-                steps,
-                total: false,
-                blocks: true,
-                _system: std::marker::PhantomData,
-            };
-            let Ok((residual, _)) = pass.run(system, &estimates, progress) else {
+            let Ok(residual) =
+                window::residual_stats(system, &estimates, &correction, steps, &kept)
+            else {
                 break;
             };
             let found = regress(case, case.regression.prune_alpha(), &residual)?;
@@ -334,19 +328,15 @@ fn windowed<S: System>(
             if added.iter().all(|a| a.is_empty()) {
                 break;
             }
-            refinement = window::gauss_newton(system, &estimates, &mut fits, steps, progress)?;
-            if window::drop_insignificant(&mut fits) {
-                refinement = window::gauss_newton(system, &estimates, &mut fits, steps, progress)?;
-            }
+            refinement =
+                window::fit_support(system, &estimates, &mut fits, steps, &known, progress)?;
             let now: Vec<Vec<usize>> = fits.iter().map(|f| f.retained.clone()).collect();
             if now == before {
                 break;
             }
         }
     }
-    let last = Some((stats, selections, fits, refinement));
     seconds.regression += clock.elapsed().as_secs_f64();
-    let (stats, selections, fits, refinement) = last.expect("one selection");
     Ok(Fitted {
         stats,
         selections,

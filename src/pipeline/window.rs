@@ -28,9 +28,11 @@ pub const CANDIDATES: [usize; 7] = [1, 2, 4, 8, 16, 32, 64];
 /// (1e-16 / h) and the forecast's curvature in the coefficient (≈ h) both stay near 1e-8.
 pub const DIFFERENCE_STEP: f64 = 1e-8;
 
-/// Gauss–Newton passes at most, and the relative update below which they stop.
+/// Gauss–Newton passes at most (before the insignificant terms are dropped: a few), and the relative update below which they stop (the forward
+/// differences leave updates of about 1e-8; posterior std are 1e-3 and more).
 pub const GAUSS_NEWTON_PASSES: usize = 8;
-pub const GAUSS_NEWTON_TOLERANCE: f64 = 1e-9;
+pub const FIRST_PASSES: usize = 3;
+pub const GAUSS_NEWTON_TOLERANCE: f64 = 1e-6;
 
 /// A selected term stays only if its Gauss–Newton coefficient is at least this many
 /// posterior standard deviations from zero.
@@ -90,6 +92,14 @@ fn norm<V: Value>(x: &[V]) -> f64 {
     x.iter().map(|v| v.norm_sqr()).sum::<f64>().sqrt()
 }
 
+/// The forward-difference step of each (component, term), sized once on the first pass and
+/// kept for the passes after it (the forecast's change per unit coefficient hardly depends on
+/// the model it is linearised around).
+pub type DifferenceSteps = std::cell::RefCell<std::collections::HashMap<(usize, usize), f64>>;
+
+/// Per component, one state per library term.
+pub type PerComponentStates<V> = Vec<Vec<Vec<V>>>;
+
 /// One perturbed model: component, library term, coefficient step and its forecaster.
 struct Perturbed<F> {
     component: usize,
@@ -136,16 +146,34 @@ impl<S: System> Sensitivity<S> {
         terms: &[Vec<usize>],
         steps: usize,
         probe: &Estimate<S::Value>,
+        known: &DifferenceSteps,
     ) -> Result<Self> {
         let names = system.library_names();
         let components = system.components().len();
         let mut base = system.forecaster(correction)?;
         let mut reference = Vec::new();
-        forecast(&mut base, &probe.start, steps, &mut reference)?;
+        let all_known = terms
+            .iter()
+            .enumerate()
+            .all(|(c, t)| t.iter().all(|&j| known.borrow().contains_key(&(c, j))));
+        if !all_known {
+            forecast(&mut base, &probe.start, steps, &mut reference)?;
+        }
         let size = norm(&reference).max(f64::MIN_POSITIVE);
         let mut perturbed = Vec::new();
         for (c, terms) in terms.iter().enumerate() {
             for &j in terms {
+                if let Some(&step) = known.borrow().get(&(c, j)) {
+                    let forecaster =
+                        system.forecaster(&perturb(correction, components, c, &names[j], step))?;
+                    perturbed.push(Perturbed {
+                        component: c,
+                        term: j,
+                        step,
+                        forecaster,
+                    });
+                    continue;
+                }
                 let mut step = DIFFERENCE_STEP;
                 let mut out = Vec::new();
                 // Rescale the step until the forecast moves by about DIFFERENCE_STEP of its size.
@@ -166,6 +194,7 @@ impl<S: System> Sensitivity<S> {
                     }
                     step /= ratio;
                 };
+                known.borrow_mut().insert((c, j), step);
                 perturbed.push(Perturbed {
                     component: c,
                     term: j,
@@ -190,7 +219,7 @@ impl<S: System> Sensitivity<S> {
         &mut self,
         start: &[Vec<S::Value>],
         dt: f64,
-    ) -> Result<(Vec<S::Value>, Vec<Vec<Vec<S::Value>>>)> {
+    ) -> Result<(Vec<S::Value>, PerComponentStates<S::Value>)> {
         let steps = self.steps;
         let mut reference = Vec::new();
         forecast(&mut self.base, start, steps, &mut reference)?;
@@ -230,7 +259,44 @@ pub struct Pass<'a, S: System> {
     pub total: bool,
     /// Keep blocks of pairs for the bootstrap and the held-out score.
     pub blocks: bool,
+    pub known: &'a DifferenceSteps,
+    /// Keep every pair's mapped columns (for [`residual_stats`]).
+    pub keep_rows: bool,
     pub _system: std::marker::PhantomData<S>,
+}
+
+/// Every pair's mapped sensitivity columns, per component.
+pub type KeptRows = Vec<Vec<ndarray::Array2<f64>>>;
+
+/// The normal equations (with blocks) of what is left of every window's increment after the
+/// model corrected by `correction`, on the columns `kept` of an earlier pass: one forecast per
+/// pair. The selection on it finds the terms the earlier selection missed (the columns need
+/// only show which terms are there; Gauss–Newton re-linearises the ones selected).
+pub fn residual_stats<S: System>(
+    system: &mut S,
+    estimates: &[Estimate<S::Value>],
+    correction: &Correction,
+    steps: usize,
+    kept: &KeptRows,
+) -> Result<NormalEquationsPerComponent> {
+    let names = system.library_names();
+    let components = system.components().len();
+    let mut forecaster = system.forecaster(correction)?;
+    let mut stats = NormalEquationsPerComponent::new(&names, components);
+    let length = steps as f64 * system.dt();
+    let empty = system.sensitivity_columns(0, &[]);
+    let mut out = Vec::new();
+    let pairs = estimates.len();
+    for (k, (estimate, rows)) in estimates.iter().zip(kept).enumerate() {
+        forecast(&mut forecaster, &estimate.start, steps, &mut out)?;
+        let residual = increment(&estimate.end, &out, length);
+        let targets = system.rows(&empty, &residual, None)?.targets;
+        for (c, matrix) in rows.iter().enumerate() {
+            let target = ArrayView1::from(targets[c].as_slice());
+            stats.add_component_pair(c, k, pairs, matrix.view(), target)?;
+        }
+    }
+    Ok(stats)
 }
 
 /// The first pair's increment and sensitivity columns, for the figures.
@@ -244,7 +310,8 @@ impl<S: System> Pass<'_, S> {
         system: &mut S,
         estimates: &[Estimate<S::Value>],
         progress: crate::pipeline::Progress,
-    ) -> Result<(NormalEquationsPerComponent, FirstColumns<S>)> {
+    ) -> Result<(NormalEquationsPerComponent, FirstColumns<S>, KeptRows)> {
+        let mut kept: KeptRows = Vec::new();
         let names = system.library_names();
         let components = system.components().len();
         let pairs = estimates.len();
@@ -254,6 +321,7 @@ impl<S: System> Pass<'_, S> {
             self.terms,
             self.steps,
             &estimates[0],
+            self.known,
         )?;
         let mut stats = NormalEquationsPerComponent::new(&names, components);
         let dt = system.dt();
@@ -267,6 +335,7 @@ impl<S: System> Pass<'_, S> {
             })?;
             let residual = increment(&estimate.end, &forecast, self.steps as f64 * dt);
             let mut figure_columns = Vec::new();
+            let mut pair_rows = Vec::new();
             for (c, sensitivities) in columns.iter().enumerate() {
                 let mut target = residual.clone();
                 if self.total {
@@ -280,23 +349,100 @@ impl<S: System> Pass<'_, S> {
                         }
                     }
                 }
-                let columns = system.sensitivity_columns(c, sensitivities);
-                let rows = system.rows(&columns, &target, None)?;
-                let target = ArrayView1::from(rows.targets[c].as_slice());
-                if self.blocks {
-                    stats.add_component_pair(c, k, pairs, rows.columns.view(), target)?;
+                let wanted = &self.terms[c];
+                let (matrix, target) = if wanted.len() == names.len() {
+                    let columns = system.sensitivity_columns(c, sensitivities);
+                    let rows = system.rows(&columns, &target, None)?;
+                    if k == 0 {
+                        figure_columns.push(columns);
+                    }
+                    (rows.columns, rows.targets[c].clone())
                 } else {
-                    stats.components[c].add(rows.columns.view(), target)?;
+                    // Only the perturbed terms' columns go through the row map; the others
+                    // are zero.
+                    let some: Vec<Vec<S::Value>> =
+                        wanted.iter().map(|&j| sensitivities[j].clone()).collect();
+                    let columns = system.sensitivity_columns(c, &some);
+                    let rows = system.rows(&columns, &target, None)?;
+                    let mut matrix = ndarray::Array2::zeros((rows.columns.nrows(), names.len()));
+                    for (i, &j) in wanted.iter().enumerate() {
+                        matrix.column_mut(j).assign(&rows.columns.column(i));
+                    }
+                    (matrix, rows.targets[c].clone())
+                };
+                let target = ArrayView1::from(target.as_slice());
+                if self.blocks {
+                    stats.add_component_pair(c, k, pairs, matrix.view(), target)?;
+                } else {
+                    stats.components[c].add(matrix.view(), target)?;
                 }
-                if k == 0 {
-                    figure_columns.push(columns);
+                if self.keep_rows {
+                    pair_rows.push(matrix);
                 }
             }
             if k == 0 {
                 first = Some((residual, figure_columns));
             }
+            if self.keep_rows {
+                kept.push(pair_rows);
+            }
         }
-        Ok((stats, first.expect("at least one pair")))
+        Ok((stats, first.expect("at least one pair"), kept))
+    }
+}
+
+/// Gauss–Newton on the selected terms: a few passes, then the terms within noise of zero go
+/// ([`drop_insignificant`]), then passes to convergence (again after any term goes). Returns
+/// the last pass's largest relative update.
+pub fn fit_support<S: System>(
+    system: &mut S,
+    estimates: &[Estimate<S::Value>],
+    fits: &mut [RvmFit],
+    steps: usize,
+    known: &DifferenceSteps,
+    progress: crate::pipeline::Progress,
+) -> Result<Option<f64>> {
+    let mut last = gauss_newton(
+        system,
+        estimates,
+        fits,
+        steps,
+        known,
+        FIRST_PASSES,
+        progress,
+    )?;
+    let converged = |u: Option<f64>| u.is_some_and(|u| u < GAUSS_NEWTON_TOLERANCE);
+    loop {
+        let dropped = drop_insignificant(fits);
+        if !dropped && converged(last) {
+            return Ok(last);
+        }
+        let update = gauss_newton(
+            system,
+            estimates,
+            fits,
+            steps,
+            known,
+            GAUSS_NEWTON_PASSES,
+            progress,
+        )?;
+        last = update.or(last);
+        if !dropped {
+            // Converged or out of passes; a term that now falls within noise still goes.
+            if drop_insignificant(fits) {
+                last = gauss_newton(
+                    system,
+                    estimates,
+                    fits,
+                    steps,
+                    known,
+                    GAUSS_NEWTON_PASSES,
+                    progress,
+                )?
+                .or(last);
+            }
+            return Ok(last);
+        }
     }
 }
 
@@ -309,10 +455,12 @@ pub fn gauss_newton<S: System>(
     estimates: &[Estimate<S::Value>],
     fits: &mut [RvmFit],
     steps: usize,
+    known: &DifferenceSteps,
+    passes: usize,
     progress: crate::pipeline::Progress,
 ) -> Result<Option<f64>> {
     let mut last = None;
-    for _ in 0..GAUSS_NEWTON_PASSES {
+    for _ in 0..passes {
         let correction = crate::pipeline::correction_of(fits);
         let terms: Vec<Vec<usize>> = fits.iter().map(|f| f.retained.clone()).collect();
         if terms.iter().all(|t| t.is_empty()) {
@@ -324,9 +472,11 @@ pub fn gauss_newton<S: System>(
             steps,
             total: false,
             blocks: false,
+            known,
+            keep_rows: false,
             _system: std::marker::PhantomData,
         };
-        let Ok((stats, _)) = pass.run(system, estimates, progress) else {
+        let Ok((stats, _, _)) = pass.run(system, estimates, progress) else {
             break; // the corrected model cannot be built or fails: keep the last update
         };
         let updates: Option<Vec<Vec<f64>>> = stats
@@ -475,17 +625,6 @@ pub fn choose<S: System>(
                 .min_by(|&a, &b| share(a).total_cmp(&share(b)))
                 .expect("a candidate")
         });
-    if std::env::var_os("MEDIDA_WINDOW_DEBUG").is_some() {
-        for i in 0..usable {
-            eprintln!(
-                "window {:>3}: increment {:.3e} noise {:.3e} share {:.3e}",
-                trials[i].0,
-                increments[i],
-                noises[i],
-                share(i)
-            );
-        }
-    }
     Ok(WindowChoice {
         index,
         windows: trials[..usable].iter().map(|t| t.0).collect(),
@@ -539,7 +678,7 @@ fn window_noise<S: System>(
             ));
             let growth =
                 norm(&increment(&moved, &forecast_out, 1.0)) / before.max(f64::MIN_POSITIVE);
-            if !(growth <= MAX_GROWTH) {
+            if growth.is_nan() || growth > MAX_GROWTH {
                 return Err(MedidaError::Config(format!(
                     "the imperfect model amplifies small perturbations by {growth:.1e} over {steps} steps"
                 )));
