@@ -100,6 +100,9 @@ pub type DifferenceSteps = std::cell::RefCell<std::collections::HashMap<(usize, 
 /// Per component, one state per library term.
 pub type PerComponentStates<V> = Vec<Vec<Vec<V>>>;
 
+/// A window's forecast and its sensitivities.
+pub type WindowForecast<V> = (Vec<V>, PerComponentStates<V>);
+
 /// One perturbed model: component, library term, coefficient step and its forecaster.
 struct Perturbed<F> {
     component: usize,
@@ -219,7 +222,7 @@ impl<S: System> Sensitivity<S> {
         &mut self,
         start: &[Vec<S::Value>],
         dt: f64,
-    ) -> Result<(Vec<S::Value>, PerComponentStates<S::Value>)> {
+    ) -> Result<WindowForecast<S::Value>> {
         let steps = self.steps;
         let mut reference = Vec::new();
         forecast(&mut self.base, start, steps, &mut reference)?;
