@@ -300,14 +300,31 @@ fn windowed<S: System>(
     let mut fits: Vec<RvmFit> = selections.iter().map(|s| s.fit.clone()).collect();
     let mut refinement = None;
     if !ensemble {
+        let selected = fits.clone();
         refinement = window::fit_support(system, &estimates, &mut fits, steps, &known, progress)?;
-        // Then the selection again on what is left, linearised around the corrected model:
-        // a small term next to a large one shows only once the large one is fitted.
+        // Then the selection again on what is left: a small term next to a large one shows
+        // only once the large one is fitted. On the first pass's columns while Gauss–Newton
+        // moved the selected coefficients little (the imperfect model's linearisation held);
+        // on columns linearised around the corrected model once it moved them far.
+        let moved = window::largest_change(&selected, &fits);
         for _ in 1..window::SELECTIONS {
             let correction = correction_of(&fits);
-            let Ok(residual) =
+            let residual = if moved <= window::LINEARISATION_HELD {
                 window::residual_stats(system, &estimates, &correction, steps, &kept)
-            else {
+            } else {
+                let pass = window::Pass::<S> {
+                    correction: &correction,
+                    terms: &all,
+                    steps,
+                    total: false,
+                    blocks: true,
+                    known: &known,
+                    keep_rows: false,
+                    _system: std::marker::PhantomData,
+                };
+                pass.run(system, &estimates, progress).map(|(stats, _, _)| stats)
+            };
+            let Ok(residual) = residual else {
                 break;
             };
             let found = regress(case, case.regression.prune_alpha(), &residual)?;

@@ -38,6 +38,25 @@ pub const GAUSS_NEWTON_TOLERANCE: f64 = 1e-6;
 /// posterior standard deviations from zero.
 pub const SIGNIFICANCE: f64 = 3.0;
 
+/// Largest relative change of a selected coefficient Gauss–Newton made, beyond which the
+/// first pass's columns (linearised around the imperfect model) are not reused.
+pub const LINEARISATION_HELD: f64 = 0.1;
+
+/// The largest change from `before` to `after` of a coefficient retained in `before`,
+/// relative to its value after (a term dropped counts as a full change).
+pub fn largest_change(before: &[RvmFit], after: &[RvmFit]) -> f64 {
+    before
+        .iter()
+        .zip(after)
+        .flat_map(|(b, a)| {
+            b.retained.iter().map(move |&j| {
+                let (x, y) = (b.coefficients[j], a.coefficients[j]);
+                (x - y).abs() / y.abs().max(1e-300)
+            })
+        })
+        .fold(0.0, f64::max)
+}
+
 /// Drops the retained terms whose coefficient is within [`SIGNIFICANCE`] standard
 /// deviations of zero (noise the selection let in); true if any was dropped.
 pub fn drop_insignificant(fits: &mut [RvmFit]) -> bool {
