@@ -22,7 +22,10 @@ fn main() -> anyhow::Result<()> {
         common::option(&args, "--case")?.unwrap_or_else(|| "ks-case11-noise1".to_string());
     let base = medida::cases::resolve(&name)?;
     let dt = base.system.dt();
-    println!("{name}: model dt = {dt}, {} pairs\n", base.observations.pairs);
+    println!(
+        "{name}: model dt = {dt}, {} pairs\n",
+        base.observations.pairs
+    );
     println!(
         "{:>7} {:>9} {:>14} {:>14} {:>9} {:>8}",
         "window", "interval", "worst error", "largest std", "spurious", "seconds"

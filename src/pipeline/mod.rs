@@ -322,7 +322,8 @@ fn windowed<S: System>(
                     keep_rows: false,
                     _system: std::marker::PhantomData,
                 };
-                pass.run(system, &estimates, progress).map(|(stats, _, _)| stats)
+                pass.run(system, &estimates, progress)
+                    .map(|(stats, _, _)| stats)
             };
             let Ok(residual) = residual else {
                 break;

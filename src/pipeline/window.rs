@@ -237,11 +237,7 @@ impl<S: System> Sensitivity<S> {
     /// The window's forecast from `start` and, per component, the sensitivity of the
     /// forecast to each library term divided by the window's length (zero for the terms not
     /// perturbed).
-    pub fn at(
-        &mut self,
-        start: &[Vec<S::Value>],
-        dt: f64,
-    ) -> Result<WindowForecast<S::Value>> {
+    pub fn at(&mut self, start: &[Vec<S::Value>], dt: f64) -> Result<WindowForecast<S::Value>> {
         let steps = self.steps;
         let mut reference = Vec::new();
         forecast(&mut self.base, start, steps, &mut reference)?;
