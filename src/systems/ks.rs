@@ -692,11 +692,24 @@ impl System for Ks {
             Dynamics::Corrected(c) => self.corrected_rhs(c)?,
         };
         let dt = self.settings.truth.dt;
-        let mut stepper = Etdrk4::new(KsModel::new(self.params(rhs))?, dt)?;
-        let every = (SKILL_INTERVAL / dt).round() as usize;
-        let steps: Vec<usize> = (0..=SKILL_STATES).map(|i| i * every).collect();
-        let run = run_with_snapshots(&mut stepper, start, &steps)?;
-        Ok(run.states.rows().into_iter().map(|r| r.to_vec()).collect())
+        let integrate = || -> Result<Vec<Vec<f64>>> {
+            let mut stepper = Etdrk4::new(KsModel::new(self.params(rhs.clone()))?, dt)?;
+            let every = (SKILL_INTERVAL / dt).round() as usize;
+            let steps: Vec<usize> = (0..=SKILL_STATES).map(|i| i * every).collect();
+            let run = run_with_snapshots(&mut stepper, start, &steps)?;
+            Ok(run.states.rows().into_iter().map(|r| r.to_vec()).collect())
+        };
+        match dynamics {
+            Dynamics::Truth => {
+                let s = &self.settings.system;
+                let key = format!(
+                    "ks|{:?}|{}|{}|{}|{dt}",
+                    self.truth_rhs, s.length, s.points, s.dealias
+                );
+                crate::systems::truth_trajectory(&key, start, integrate)
+            }
+            _ => integrate(),
+        }
     }
 
     fn figures(

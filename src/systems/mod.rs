@@ -89,6 +89,49 @@ impl<V: Clone> TruePair<V> {
     }
 }
 
+/// Truth trajectories of forecast checks kept for other cases of the same process (several
+/// cases of one `medida run` share a truth and, with the same seed, the start state).
+#[allow(clippy::type_complexity)]
+fn trajectory_cache(
+) -> &'static std::sync::Mutex<Vec<(String, std::sync::Arc<dyn std::any::Any + Send + Sync>)>> {
+    static CACHE: std::sync::OnceLock<
+        std::sync::Mutex<Vec<(String, std::sync::Arc<dyn std::any::Any + Send + Sync>)>>,
+    > = std::sync::OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// Trajectories the cache holds at most (the oldest goes first).
+const CACHED_TRAJECTORIES: usize = 4;
+
+/// The truth's trajectory from `start` (`truth`: the truth's settings in words), run by `run`
+/// unless a case of this process ran it already.
+pub fn truth_trajectory<V: Value>(
+    truth: &str,
+    start: &[V],
+    run: impl FnOnce() -> Result<Vec<Vec<V>>>,
+) -> Result<Vec<Vec<V>>> {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    format!("{start:?}").hash(&mut hasher);
+    let key = format!("{truth}|{}|{:x}", start.len(), hasher.finish());
+    let found = trajectory_cache()
+        .lock()
+        .expect("cache lock")
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| std::sync::Arc::clone(v));
+    if let Some(states) = found.as_ref().and_then(|v| v.downcast_ref::<Vec<Vec<V>>>()) {
+        return Ok(states.clone());
+    }
+    let states = run()?;
+    let mut cache = trajectory_cache().lock().expect("cache lock");
+    if cache.len() >= CACHED_TRAJECTORIES {
+        cache.remove(0);
+    }
+    cache.push((key, std::sync::Arc::new(states.clone())));
+    Ok(states)
+}
+
 /// Discovered terms per regressed component: (term name, coefficient).
 pub type Correction = Vec<Vec<(String, f64)>>;
 
