@@ -108,6 +108,20 @@ pub fn plan(case: &Case, pairs: usize) -> Vec<(&'static str, f64, &'static str)>
             "the [library] size",
         ),
     ];
+    // Windows on noisy data: while `auto` chooses, the end of every candidate window; and the
+    // first pass's mapped columns, kept for the selection on the residual (at most a pair's
+    // grid per column).
+    if case.noise() > 0.0 && !ensemble {
+        let candidates = match case.observations.window(case.system.dt()) {
+            Ok(crate::case::Window::Auto) => crate::pipeline::window::CANDIDATES.len() as f64,
+            _ => 1.0,
+        };
+        items.push((
+            "the windows' ends and columns",
+            pairs * (candidates - 1.0) * 2.0 * state + pairs * points * fields * columns * 8.0,
+            "observations.pairs, observations.interval, the [library] size",
+        ));
+    }
     if ensemble {
         let members = case.assimilation.members as f64;
         items.push((
