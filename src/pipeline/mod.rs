@@ -2,7 +2,9 @@
 //! pairs → state estimate (as observed / interpolated from sensors / ensemble analysis) →
 //! one imperfect forecast → increment (analysis − forecast)/Δt → library columns → row map →
 //! normal equations → regression and threshold choice → refinement → corrected-model
-//! forecast check → [`Discovery`] (report and figures).
+//! forecast check → [`Discovery`] (report and figures). Pairs a window of several model steps
+//! apart (noisy data, [`window`]) regress the window's increment on sensitivity columns
+//! instead, with Gauss–Newton and a second selection.
 
 pub mod analysis;
 pub mod discovery;

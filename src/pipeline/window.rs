@@ -9,9 +9,12 @@
 //! sensitivities reduce to first order.
 //!
 //! The regression, the threshold choice and the uncertainties work on these columns
-//! unchanged. The columns are linearised around a model; Gauss–Newton passes re-linearise
-//! around the corrected model until the coefficients stop moving, and the selection is made
-//! again on columns linearised around the corrected model until it no longer changes.
+//! unchanged. The first selection is made on columns linearised around the imperfect model;
+//! Gauss–Newton passes on the selected terms re-linearise around the corrected model until the
+//! coefficients stop moving (terms within noise of zero are dropped on the way); then the
+//! selection is made again on what is left of the increment, which finds a small term next to
+//! a large one, and Gauss–Newton runs on the union ([`crate::pipeline`]'s `windowed`).
+//! [`choose`] is `observations.interval = "auto"`.
 
 use crate::error::{MedidaError, Result};
 use crate::pipeline::analysis::Estimate;
@@ -28,8 +31,9 @@ pub const CANDIDATES: [usize; 7] = [1, 2, 4, 8, 16, 32, 64];
 /// (1e-16 / h) and the forecast's curvature in the coefficient (≈ h) both stay near 1e-8.
 pub const DIFFERENCE_STEP: f64 = 1e-8;
 
-/// Gauss–Newton passes at most (before the insignificant terms are dropped: a few), and the relative update below which they stop (the forward
-/// differences leave updates of about 1e-8; posterior std are 1e-3 and more).
+/// Gauss–Newton passes at most, the passes before the insignificant terms are first dropped,
+/// and the relative update below which they stop (the forward differences leave updates of
+/// about 1e-8; posterior std are 1e-3 and more).
 pub const GAUSS_NEWTON_PASSES: usize = 8;
 pub const FIRST_PASSES: usize = 3;
 pub const GAUSS_NEWTON_TOLERANCE: f64 = 1e-6;
