@@ -44,21 +44,30 @@ pub fn refine<S: System>(
         if stats.rows() != rows {
             break;
         }
-        let updates: Option<Vec<Vec<f64>>> = stats
-            .components
-            .iter()
-            .zip(fits.iter())
-            .map(|(s, fit)| s.least_squares_on(&fit.retained))
-            .collect();
-        let Some(updates) = updates else { break };
-        let mut largest: f64 = 0.0;
-        for (fit, update) in fits.iter_mut().zip(updates) {
-            for (&i, delta) in fit.retained.iter().zip(update) {
-                fit.coefficients[i] += delta;
-                largest = largest.max(delta.abs() / fit.coefficients[i].abs().max(1e-300));
-            }
-        }
+        let Some(largest) = update(&stats, fits) else {
+            break;
+        };
         last = Some(largest);
     }
     Ok(last)
+}
+
+/// One Gauss–Newton update: each component's least squares of what is left on its retained
+/// terms, added to their coefficients. Returns the largest update relative to its
+/// coefficient (None: a system is singular, nothing changed).
+pub fn update(stats: &NormalEquationsPerComponent, fits: &mut [RvmFit]) -> Option<f64> {
+    let updates: Vec<Vec<f64>> = stats
+        .components
+        .iter()
+        .zip(fits.iter())
+        .map(|(s, fit)| s.least_squares_on(&fit.retained))
+        .collect::<Option<_>>()?;
+    let mut largest: f64 = 0.0;
+    for (fit, update) in fits.iter_mut().zip(updates) {
+        for (&i, delta) in fit.retained.iter().zip(update) {
+            fit.coefficients[i] += delta;
+            largest = largest.max(delta.abs() / fit.coefficients[i].abs().max(1e-300));
+        }
+    }
+    Some(largest)
 }

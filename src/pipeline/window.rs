@@ -120,7 +120,7 @@ fn norm<V: Value>(x: &[V]) -> f64 {
 /// the model it is linearised around).
 pub type DifferenceSteps = std::cell::RefCell<std::collections::HashMap<(usize, usize), f64>>;
 
-/// Per component, one state per library term.
+/// Per component, one state per perturbed term.
 pub type PerComponentStates<V> = Vec<Vec<Vec<V>>>;
 
 /// A window's forecast and its sensitivities.
@@ -129,7 +129,6 @@ pub type WindowForecast<V> = (Vec<V>, PerComponentStates<V>);
 /// One perturbed model: component, library term, coefficient step and its forecaster.
 struct Perturbed<F> {
     component: usize,
-    term: usize,
     step: f64,
     forecaster: F,
 }
@@ -140,7 +139,6 @@ pub struct Sensitivity<S: System> {
     steps: usize,
     base: S::Forecaster,
     perturbed: Vec<Perturbed<S::Forecaster>>,
-    terms: usize,
     components: usize,
 }
 
@@ -194,7 +192,6 @@ impl<S: System> Sensitivity<S> {
                         system.forecaster(&perturb(correction, components, c, &names[j], step))?;
                     perturbed.push(Perturbed {
                         component: c,
-                        term: j,
                         step,
                         forecaster,
                     });
@@ -223,7 +220,6 @@ impl<S: System> Sensitivity<S> {
                 known.borrow_mut().insert((c, j), step);
                 perturbed.push(Perturbed {
                     component: c,
-                    term: j,
                     step,
                     forecaster,
                 });
@@ -233,36 +229,30 @@ impl<S: System> Sensitivity<S> {
             steps,
             base,
             perturbed,
-            terms: names.len(),
             components,
         })
     }
 
     /// The window's forecast from `start` and, per component, the sensitivity of the
-    /// forecast to each library term divided by the window's length (zero for the terms not
-    /// perturbed).
+    /// forecast to each of its perturbed terms (in the order they were asked for) divided by
+    /// the window's length.
     pub fn at(&mut self, start: &[Vec<S::Value>], dt: f64) -> Result<WindowForecast<S::Value>> {
         let steps = self.steps;
         let mut reference = Vec::new();
         forecast(&mut self.base, start, steps, &mut reference)?;
         let length = steps as f64 * dt;
-        let columns: Vec<(usize, usize, Vec<S::Value>)> = self
+        let columns: Vec<(usize, Vec<S::Value>)> = self
             .perturbed
             .par_iter_mut()
             .map(|p| -> Result<_> {
                 let mut out = Vec::new();
                 forecast(&mut p.forecaster, start, steps, &mut out)?;
-                Ok((
-                    p.component,
-                    p.term,
-                    increment(&out, &reference, p.step * length),
-                ))
+                Ok((p.component, increment(&out, &reference, p.step * length)))
             })
             .collect::<Result<_>>()?;
-        let zero = increment(&reference, &reference, 1.0);
-        let mut out = vec![vec![zero; self.terms]; self.components];
-        for (c, j, column) in columns {
-            out[c][j] = column;
+        let mut out = vec![Vec::new(); self.components];
+        for (c, column) in columns {
+            out[c].push(column);
         }
         Ok((reference, out))
     }
@@ -359,19 +349,19 @@ impl<S: System> Pass<'_, S> {
             let mut figure_columns = Vec::new();
             let mut pair_rows = Vec::new();
             for (c, sensitivities) in columns.iter().enumerate() {
+                let wanted = &self.terms[c];
                 let mut target = residual.clone();
                 if self.total {
                     for &(ref name, value) in self.correction.get(c).into_iter().flatten() {
-                        let j = names
+                        let i = wanted
                             .iter()
-                            .position(|n| n == name)
-                            .expect("a library term");
-                        for (t, s) in target.iter_mut().zip(&sensitivities[j]) {
+                            .position(|&j| names[j] == *name)
+                            .expect("a perturbed library term");
+                        for (t, s) in target.iter_mut().zip(&sensitivities[i]) {
                             *t = *t + *s * value;
                         }
                     }
                 }
-                let wanted = &self.terms[c];
                 let (matrix, target) = if wanted.len() == names.len() {
                     let columns = system.sensitivity_columns(c, sensitivities);
                     let rows = system.rows(&columns, &target, None)?;
@@ -382,9 +372,7 @@ impl<S: System> Pass<'_, S> {
                 } else {
                     // Only the perturbed terms' columns go through the row map; the others
                     // are zero.
-                    let some: Vec<Vec<S::Value>> =
-                        wanted.iter().map(|&j| sensitivities[j].clone()).collect();
-                    let columns = system.sensitivity_columns(c, &some);
+                    let columns = system.sensitivity_columns(c, sensitivities);
                     let rows = system.rows(&columns, &target, None)?;
                     let mut matrix = ndarray::Array2::zeros((rows.columns.nrows(), names.len()));
                     for (i, &j) in wanted.iter().enumerate() {
@@ -424,44 +412,20 @@ pub fn fit_support<S: System>(
     known: &DifferenceSteps,
     progress: crate::pipeline::Progress,
 ) -> Result<Option<f64>> {
-    let mut last = gauss_newton(
-        system,
-        estimates,
-        fits,
-        steps,
-        known,
-        FIRST_PASSES,
-        progress,
-    )?;
+    let mut passes =
+        |fits: &mut [RvmFit], n| gauss_newton(system, estimates, fits, steps, known, n, progress);
+    let mut last = passes(fits, FIRST_PASSES)?;
     let converged = |u: Option<f64>| u.is_some_and(|u| u < GAUSS_NEWTON_TOLERANCE);
     loop {
         let dropped = drop_insignificant(fits);
         if !dropped && converged(last) {
             return Ok(last);
         }
-        let update = gauss_newton(
-            system,
-            estimates,
-            fits,
-            steps,
-            known,
-            GAUSS_NEWTON_PASSES,
-            progress,
-        )?;
-        last = update.or(last);
+        last = passes(fits, GAUSS_NEWTON_PASSES)?.or(last);
         if !dropped {
             // Converged or out of passes; a term that now falls within noise still goes.
             if drop_insignificant(fits) {
-                last = gauss_newton(
-                    system,
-                    estimates,
-                    fits,
-                    steps,
-                    known,
-                    GAUSS_NEWTON_PASSES,
-                    progress,
-                )?
-                .or(last);
+                last = passes(fits, GAUSS_NEWTON_PASSES)?.or(last);
             }
             return Ok(last);
         }
@@ -501,20 +465,9 @@ pub fn gauss_newton<S: System>(
         let Ok((stats, _, _)) = pass.run(system, estimates, progress) else {
             break; // the corrected model cannot be built or fails: keep the last update
         };
-        let updates: Option<Vec<Vec<f64>>> = stats
-            .components
-            .iter()
-            .zip(fits.iter())
-            .map(|(s, fit)| s.least_squares_on(&fit.retained))
-            .collect();
-        let Some(updates) = updates else { break };
-        let mut largest: f64 = 0.0;
-        for (fit, update) in fits.iter_mut().zip(updates) {
-            for (&i, delta) in fit.retained.iter().zip(update) {
-                fit.coefficients[i] += delta;
-                largest = largest.max(delta.abs() / fit.coefficients[i].abs().max(1e-300));
-            }
-        }
+        let Some(largest) = crate::pipeline::refine::update(&stats, fits) else {
+            break;
+        };
         last = Some(largest);
         if largest < GAUSS_NEWTON_TOLERANCE {
             break;

@@ -245,9 +245,8 @@ pub trait System: Sync {
         increment: &[Self::Value],
         forecaster: Option<&Self::Forecaster>,
     ) -> Result<Rows>;
-    /// The columns of component `component` from the sensitivities of a forecast to each of
-    /// its terms (one state per term, in the library's order; a zero state for a term left
-    /// out).
+    /// The columns of component `component` from the sensitivities of a forecast to some of
+    /// its terms (one state per column, in the order given).
     fn sensitivity_columns(
         &self,
         component: usize,
