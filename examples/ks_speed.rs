@@ -28,6 +28,19 @@ fn best_of(repeats: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
+    // `--states DIR`: the final states too, for the comparison script's agreement check.
+    let args: Vec<String> = std::env::args().collect();
+    let states = args
+        .iter()
+        .position(|a| a == "--states")
+        .and_then(|i| args.get(i + 1))
+        .map(std::path::PathBuf::from);
+    let save = |name: String, state: &[f64]| -> anyhow::Result<()> {
+        if let Some(dir) = &states {
+            ndarray_npy::write_npy(dir.join(name), &ndarray::Array1::from(state.to_vec()))?;
+        }
+        Ok(())
+    };
     for points in [128usize, 1024, 4096] {
         let steps = 2_000_000 / points;
         let model = KsModel::new(KsParams::standard(100.0, points))?;
@@ -78,6 +91,7 @@ fn main() -> anyhow::Result<()> {
             1e6 * realfft_floor / steps as f64,
             norm(&final_state)
         );
+        save(format!("etdrk4_{points}.npy"), &final_state)?;
     }
     for points in [1024usize, 8192] {
         let length = points as f64 / 16.0 * std::f64::consts::PI;
@@ -108,6 +122,7 @@ fn main() -> anyhow::Result<()> {
             "gibson N={points} steps=3200 seconds={seconds:.5} norm={:.12}",
             norm(&final_state)
         );
+        save(format!("gibson_{points}.npy"), &final_state)?;
     }
     Ok(())
 }

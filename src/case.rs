@@ -131,6 +131,11 @@ pub struct Observations {
     /// Fraction of grid points with a sensor, in (0, 1]: the same as `{ random = n }` with
     /// n = round(fraction × points).
     pub fraction: f64,
+    /// Twin experiments: `"auto"` (the default) holds the pairs in memory while they are
+    /// small and streams them (made again on every pass, memory flat in their number) once
+    /// they are not; `"always"` or `"never"` decide; a number streams that many pairs at a
+    /// time.
+    pub streaming: Option<Threshold>,
 }
 
 impl Default for Observations {
@@ -143,8 +148,18 @@ impl Default for Observations {
             interval: None,
             operator: Operator::Named("full".into()),
             fraction: 1.0,
+            streaming: None,
         }
     }
+}
+
+/// `observations.streaming`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Streaming {
+    Auto,
+    /// Streamed, this many pairs at a time.
+    Always(usize),
+    Never,
 }
 
 /// Most model steps one window may span.
@@ -159,6 +174,28 @@ pub enum Window {
 }
 
 impl Observations {
+    /// `observations.streaming`.
+    pub fn streaming(&self) -> Result<Streaming> {
+        let bad = |what: String| {
+            Err(MedidaError::Config(format!(
+                "`observations.streaming`: {what}: give \"auto\", \"always\", \"never\" or a number of pairs at a time"
+            )))
+        };
+        match &self.streaming {
+            None => Ok(Streaming::Auto),
+            Some(Threshold::Named(n)) => match n.as_str() {
+                "auto" => Ok(Streaming::Auto),
+                "always" => Ok(Streaming::Always(crate::pipeline::pairs::STREAM_CHUNK)),
+                "never" => Ok(Streaming::Never),
+                other => bad(format!("\"{other}\"")),
+            },
+            Some(Threshold::Fixed(v)) if *v >= 1.0 && v.fract() == 0.0 && *v < 1e9 => {
+                Ok(Streaming::Always(*v as usize))
+            }
+            Some(Threshold::Fixed(v)) => bad(format!("{v}")),
+        }
+    }
+
     /// `observations.interval` in model steps of `dt`.
     pub fn window(&self, dt: f64) -> Result<Window> {
         let bad = |why: String| {
@@ -524,6 +561,12 @@ impl Case {
                     format!("{n} model steps with `assimilation.method` = \"{}\": the ensemble filters forecast their members one model step between observations; use one step (model.dt) or \"none\"", self.assimilation.method.name()),
                 );
             }
+        }
+        if matches!(o.streaming()?, Streaming::Always(_)) && o.from_data() {
+            return bad(
+                "observations.streaming",
+                "streaming makes the pairs of a twin experiment again on every pass; a file's pairs are read once and held (remove the key)".into(),
+            );
         }
         if o.from_data() && (o.operator != Operator::Named("full".into()) || o.fraction < 1.0) {
             return bad(

@@ -77,6 +77,14 @@ pub fn human(bytes: f64) -> String {
     format!("{value:.1} {}", units[unit])
 }
 
+/// The bytes a twin experiment's pairs take when held: the true (or read) levels, their
+/// observations and their estimates, and a twin experiment's cached truth snapshots.
+pub fn held_pairs(case: &Case, pairs: usize) -> f64 {
+    let state = case.system.points() as f64 * case.system.fields().0.len() as f64 * 8.0;
+    let levels = (case.assimilation.history() + case.system.start_levels() + 1) as f64;
+    pairs as f64 * 4.0 * levels * state
+}
+
 /// The large allocations a case plans, (what, bytes, the keys that set it), estimated from
 /// the settings alone, before any of them is made.
 pub fn plan(case: &Case, pairs: usize) -> Vec<(&'static str, f64, &'static str)> {
@@ -87,14 +95,25 @@ pub fn plan(case: &Case, pairs: usize) -> Vec<(&'static str, f64, &'static str)>
     let history = case.assimilation.history();
     let levels = (history + case.system.start_levels() + 1) as f64;
     let columns = case.system.library_columns(&case.library) as f64;
+    // Streamed, a range of pairs at a time (and the checkpoints of the truth run).
+    let range = match case.observations.from_data() {
+        true => None,
+        false => crate::pipeline::gather::streams(case, pairs).unwrap_or(None),
+    };
+    let streamed = range.is_some();
+    let held = match range {
+        Some(range) => {
+            held_pairs(case, range.min(pairs))
+                + crate::systems::CHECKPOINT_BYTES.min(pairs as f64 * state)
+        }
+        None => held_pairs(case, pairs),
+    };
     let pairs = pairs as f64;
     let mut items = vec![
-        // The true (or read) levels, their observations and their estimates, and a twin
-        // experiment's cached truth snapshots.
         (
             "the pairs' states",
-            pairs * 4.0 * levels * state,
-            "observations.pairs, system.points",
+            held,
+            "observations.pairs, observations.streaming, system.points",
         ),
         // One pair's library columns and rows at a time (the refinement re-derives them).
         (
@@ -116,9 +135,14 @@ pub fn plan(case: &Case, pairs: usize) -> Vec<(&'static str, f64, &'static str)>
             Ok(crate::case::Window::Auto) => crate::pipeline::window::CANDIDATES.len() as f64,
             _ => 1.0,
         };
+        let (ends, kept) = if streamed {
+            (crate::pipeline::window::PILOT_PAIRS as f64, 0.0)
+        } else {
+            (pairs, pairs)
+        };
         items.push((
             "the windows' ends and columns",
-            pairs * (candidates - 1.0) * 2.0 * state + pairs * points * fields * columns * 8.0,
+            ends * (candidates - 1.0) * 2.0 * state + kept * points * fields * columns * 8.0,
             "observations.pairs, observations.interval, the [library] size",
         ));
     }

@@ -38,4 +38,6 @@ pub use real_fft::RealFft;
 pub use rk4::Rk4;
 pub use stepper::Stepper;
 pub use term::Term;
-pub use truth::{medida_initial_state, run_with_snapshots, Snapshots};
+pub use truth::{
+    medida_initial_state, resume_with_snapshots, run_with_snapshots, Checkpoint, Snapshots,
+};

@@ -45,6 +45,26 @@ impl Snapshots {
     }
 }
 
+/// Where a truth run stands: its step and its spectrum. A run resumed from a checkpoint
+/// continues exactly (to the bit) as the uninterrupted run would have, ETDRK4 being a one-step
+/// scheme with no state of its own.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    pub step: usize,
+    pub spectrum: Vec<num_complex::Complex64>,
+}
+
+impl Checkpoint {
+    /// The start of a run from the physical state `initial`.
+    pub fn initial(stepper: &mut Etdrk4, initial: &[f64]) -> Result<Self> {
+        check_finite(initial)?;
+        Ok(Checkpoint {
+            step: 0,
+            spectrum: stepper.model_mut().to_spectral(initial)?,
+        })
+    }
+}
+
 /// Integrates from `initial` with ETDRK4 and keeps the states at the given step indices
 /// (any order, repeats allowed); memory is one state per snapshot.
 pub fn run_with_snapshots(
@@ -52,18 +72,50 @@ pub fn run_with_snapshots(
     initial: &[f64],
     snapshot_steps: &[usize],
 ) -> Result<Snapshots> {
-    check_finite(initial)?;
+    let from = Checkpoint::initial(stepper, initial)?;
+    Ok(resume_with_snapshots(stepper, &from, snapshot_steps, &[])?.0)
+}
+
+/// [`run_with_snapshots`] resumed from `from` (every snapshot step at or after it), also
+/// returning the checkpoints at the steps `then` (at or after `from`; ascending, as they are
+/// reached).
+pub fn resume_with_snapshots(
+    stepper: &mut Etdrk4,
+    from: &Checkpoint,
+    snapshot_steps: &[usize],
+    then: &[usize],
+) -> Result<(Snapshots, Vec<Checkpoint>)> {
     let points = stepper.model().points();
     let mut order: Vec<usize> = snapshot_steps.to_vec();
     order.sort_unstable();
     order.dedup();
-    let mut spectrum = stepper.model_mut().to_spectral(initial)?;
+    let earliest = order.iter().chain(then).min();
+    assert!(
+        earliest.is_none_or(|&s| s >= from.step),
+        "a step before the checkpoint"
+    );
+    let mut stops = order.clone();
+    stops.extend(then);
+    stops.sort_unstable();
+    stops.dedup();
+    let mut spectrum = from.spectrum.clone();
     let mut states = Array2::zeros((order.len(), points));
     let mut physical = vec![0.0; points];
-    let mut step = 0;
-    for (row, &target) in order.iter().enumerate() {
+    let mut step = from.step;
+    let mut row = 0;
+    let mut checkpoints = Vec::new();
+    for &target in &stops {
         stepper.advance(&mut spectrum, target - step, step)?;
         step = target;
+        if then.contains(&target) {
+            checkpoints.push(Checkpoint {
+                step,
+                spectrum: spectrum.clone(),
+            });
+        }
+        if order.get(row) != Some(&target) {
+            continue;
+        }
         stepper.model_mut().to_physical(&spectrum, &mut physical);
         if physical.iter().any(|v| !v.is_finite()) {
             return Err(SolverError::NonFinite {
@@ -74,11 +126,15 @@ pub fn run_with_snapshots(
         states
             .row_mut(row)
             .assign(&ndarray::ArrayView1::from(&physical[..]));
+        row += 1;
     }
     let dt = stepper.dt();
-    Ok(Snapshots {
-        times: order.iter().map(|&s| s as f64 * dt).collect(),
-        steps: order,
-        states,
-    })
+    Ok((
+        Snapshots {
+            times: order.iter().map(|&s| s as f64 * dt).collect(),
+            steps: order,
+            states,
+        },
+        checkpoints,
+    ))
 }

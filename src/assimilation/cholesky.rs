@@ -158,13 +158,9 @@ impl Cholesky {
 const SOLVE_BLOCK: usize = 128;
 
 impl Cholesky {
-    /// The factor L itself, its upper triangle zero.
-    pub fn lower(mut self) -> DMatrix<f64> {
-        for (j, column) in self.factor.column_iter_mut().enumerate() {
-            for x in column.into_iter().take(j) {
-                *x = 0.0;
-            }
-        }
+    /// The factor L in the lower triangle; the strict upper triangle holds what the matrix
+    /// had there (for products that read the lower triangle only).
+    pub fn into_factor(self) -> DMatrix<f64> {
         self.factor
     }
 

@@ -10,7 +10,7 @@ use super::ensemble::{
     check_inflation, inflate, mean, scaled_anomalies, stream, validate, Purpose, Space,
     MEMBERS_PER_TASK,
 };
-use super::gemm::{accumulate, gram, product};
+use super::gemm::{accumulate, gram, lower_times, product};
 use super::observation::Observation;
 use super::Analysis;
 use crate::error::Result;
@@ -154,7 +154,7 @@ impl Perturbation<'_> {
         if m < 2 || m - 1 > observations || !(alpha > 0.0 && alpha.is_finite()) {
             return None;
         }
-        let factor = Cholesky::new(g.map(|x| x + alpha)).ok()?.lower();
+        let factor = Cholesky::new(g.map(|x| x + alpha)).ok()?.into_factor();
         let mut z = DMatrix::zeros(m, m);
         z.as_mut_slice()
             .par_chunks_mut(m)
@@ -171,7 +171,7 @@ impl Perturbation<'_> {
                     *x = StandardNormal.sample(&mut rng);
                 }
             });
-        let mut y = product(&factor, false, &z, false);
+        let mut y = lower_times(&factor, &z);
         // Π on the left (each column loses its mean), then on the right (each row loses its
         // mean over members).
         for mut column in y.column_iter_mut() {

@@ -64,6 +64,35 @@ pub fn accumulate(
     );
 }
 
+/// L·B for a lower-triangular L (its strict upper triangle is not read): half the work of
+/// a full product.
+pub fn lower_times(l: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
+    use faer::linalg::matmul::triangular::{matmul, BlockStructure};
+    assert_eq!(l.nrows(), l.ncols(), "a triangular factor is square");
+    assert_eq!(
+        l.ncols(),
+        b.nrows(),
+        "inner dimensions of a matrix product differ"
+    );
+    let mut c = DMatrix::zeros(l.nrows(), b.ncols());
+    if c.is_empty() {
+        return c;
+    }
+    let work = l.nrows() * l.nrows() * b.ncols() / 2;
+    matmul(
+        super::dense::view_mut(&mut c),
+        BlockStructure::Rectangular,
+        faer::Accum::Replace,
+        super::dense::view(l),
+        BlockStructure::TriangularLower,
+        super::dense::view(b),
+        BlockStructure::Rectangular,
+        1.0,
+        super::dense::parallelism(work),
+    );
+    c
+}
+
 /// The symmetric Gram matrix SᵀS (`transpose` set) or SSᵀ of a column-major matrix, as a
 /// symmetric rank-k update: faer computes the lower triangle only (half a full product), which
 /// is then mirrored.
@@ -151,6 +180,14 @@ mod tests {
         assert_eq!(product(&a, false, &c, false), &a * &c);
         assert_eq!(product(&b, true, &a, false), b.transpose() * &a);
         assert_eq!(product(&c, false, &b, true), &c * b.transpose());
+    }
+
+    #[test]
+    fn lower_times_reads_the_lower_triangle_only() {
+        let l = DMatrix::from_fn(150, 150, |i, j| ((i * 7 + j * 3) % 11) as f64 - 5.0);
+        let b = DMatrix::from_fn(150, 40, |i, j| ((i * 5 + j) % 13) as f64 * 0.5);
+        let lower = DMatrix::from_fn(150, 150, |i, j| if i >= j { l[(i, j)] } else { 0.0 });
+        assert_eq!(lower_times(&l, &b), &lower * &b);
     }
 
     #[test]

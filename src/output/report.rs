@@ -81,6 +81,9 @@ pub struct ObservationReport {
     /// `observations.interval = "auto"`: the windows tried and what was measured at each.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window_choice: Option<crate::pipeline::window::WindowChoice>,
+    /// Pairs made at a time when the pairs were streamed (`observations.streaming`; null:
+    /// held in memory).
+    pub streamed: Option<usize>,
 }
 
 #[derive(Serialize)]
@@ -294,6 +297,7 @@ impl Report {
                 interval: d.window as f64 * d.dt,
                 window_steps: d.window,
                 window_choice: d.window_choice.clone(),
+                streamed: d.streamed,
             }),
             unsupported: d
                 .components

@@ -112,6 +112,8 @@ pub struct Discovery {
     pub dt: f64,
     /// What `observations.interval = "auto"` measured (None: one window only).
     pub window_choice: Option<crate::pipeline::window::WindowChoice>,
+    /// Pairs made at a time when they were streamed (None: held in memory).
+    pub streamed: Option<usize>,
 }
 
 /// Held-out explained fraction below which the discovered terms are said to explain little.

@@ -2,11 +2,12 @@
 //! from a twin experiment (a simulated truth, observed with noise at the sensors) or from the
 //! user's observation file (NaN where not observed). Everything after it is the same.
 
-use crate::case::{Case, Noise, Window};
+use crate::case::{Case, Noise, Streaming, Window};
 use crate::error::{MedidaError, Result};
 use crate::observe::file::{estimate_noise, read, FileData, NpzFile, PairLayout, Snapshots};
 use crate::pipeline::analysis::{estimate_states, Estimate};
 use crate::pipeline::observe::{observe_pairs, ObservedLevel, ObservedPair};
+use crate::pipeline::pairs::{Made, TwinStream, HELD_BYTES, STREAM_CHUNK};
 use crate::pipeline::window::{self, WindowChoice};
 use crate::pipeline::Progress;
 use crate::systems::{System, TruePair};
@@ -15,15 +16,11 @@ use std::path::PathBuf;
 
 /// The observations of a run and the states estimated from them.
 pub struct Gathered<V> {
-    /// The pairs as the figures show them: the true states (twin), or the estimates (file).
-    pub pairs: Vec<TruePair<V>>,
-    /// Whether `pairs` are a known truth (a twin experiment).
+    pub source: Source<V>,
+    /// Whether the pairs' truth is known (a twin experiment).
     pub truth_known: bool,
-    /// The observed levels of every pair (None: exact full observations of a twin).
-    pub observed: Option<Vec<ObservedPair>>,
     /// The points observed at every level, when that is not every point.
     pub sensors: Option<Vec<usize>>,
-    pub estimates: Vec<Estimate<V>>,
     /// The noise level used (given, or estimated from a file).
     pub noise: f64,
     pub file: Option<FileSource>,
@@ -31,6 +28,25 @@ pub struct Gathered<V> {
     pub window: usize,
     /// How the window was chosen (None: given as `observations.interval`).
     pub window_choice: Option<WindowChoice>,
+}
+
+/// The pairs of a run: made once and held (the true states as the figures show them, or a
+/// file's estimates; what was observed; the raw estimates), or made again on every pass.
+pub enum Source<V> {
+    Held(Made<V>),
+    Streamed(TwinStream),
+}
+
+/// How many pairs at a time a twin experiment of `pairs` pairs streams (None: it holds
+/// them), by `observations.streaming`.
+pub fn streams(case: &Case, pairs: usize) -> Result<Option<usize>> {
+    Ok(match case.observations.streaming()? {
+        Streaming::Always(range) => Some(range),
+        Streaming::Never => None,
+        Streaming::Auto => {
+            (crate::memory::held_pairs(case, pairs) > HELD_BYTES).then_some(STREAM_CHUNK)
+        }
+    })
 }
 
 /// Where file data came from and what the engine made of it.
@@ -59,18 +75,27 @@ pub fn twin<S: System>(
         .sensors(system.grid_points())?
         .points(system.grid_points(), case.seed);
     let windows = candidate_windows(case, system.dt(), system.window_candidates())?;
+    let count = case.observations.pairs;
+    let stream = streams(case, count)?;
     progress("truth run")?;
-    let mut truth = system.truth_pairs(case.observations.pairs, history, &windows)?;
+    let mut truth = match stream {
+        Some(_) => None,
+        None => Some(system.truth_pairs(count, history, &windows)?),
+    };
     let mut choice = None;
     let mut chosen = 0;
     if windows.len() > 1 {
         progress("choosing the window")?;
-        let pilot = window::pilot_pairs(truth.len());
+        let pilot = window::pilot_pairs(count);
+        let pilot_truth = match &truth {
+            Some(truth) => truth[..pilot].to_vec(),
+            None => system.truth_pairs_in(count, history, &windows, 0..pilot)?,
+        };
         let mut trials = Vec::new();
         for (i, &w) in windows.iter().enumerate() {
             let pairs: Vec<TruePair<S::Value>> =
-                truth[..pilot].iter().map(|p| p.with_end(i)).collect();
-            let observed = observe_pairs(system, &pairs, noise, case.seed, i);
+                pilot_truth.iter().map(|p| p.with_end(i)).collect();
+            let observed = observe_pairs(system, &pairs, 0, noise, case.seed, i);
             trials.push((
                 w,
                 estimate_states(system, &pairs, Some(&observed), sensors.as_deref())?,
@@ -79,23 +104,43 @@ pub fn twin<S: System>(
         let found = window::choose(system, &trials, noise, case.seed)?;
         chosen = found.index;
         choice = Some(found);
-        truth = truth.into_iter().map(|p| p.with_end(chosen)).collect();
+        truth = truth.map(|t| t.into_iter().map(|p| p.with_end(chosen)).collect());
     }
-    let exact = noise == 0.0 && sensors.is_none();
-    let observed = (!exact).then(|| observe_pairs(system, &truth, noise, case.seed, chosen));
     if sensors.is_some() {
         progress(&format!(
             "interpolating with {}",
             system.interpolator_label()
         ))?;
     }
-    let estimates = estimate_states(system, &truth, observed.as_deref(), sensors.as_deref())?;
+    let twin = TwinStream {
+        count,
+        range: stream.unwrap_or(count),
+        history,
+        windows: windows.clone(),
+        end: chosen,
+        noise,
+        seed: case.seed,
+        sensors: sensors.clone(),
+    };
+    let source = match truth {
+        None => Source::Streamed(twin),
+        Some(truth) => {
+            let exact = noise == 0.0 && sensors.is_none();
+            let observed =
+                (!exact).then(|| observe_pairs(system, &truth, 0, noise, case.seed, chosen));
+            let estimates =
+                estimate_states(system, &truth, observed.as_deref(), sensors.as_deref())?;
+            Source::Held(Made {
+                truth,
+                observed,
+                estimates,
+            })
+        }
+    };
     Ok(Gathered {
-        pairs: truth,
+        source,
         truth_known: true,
-        observed,
         sensors,
-        estimates,
         noise,
         file: None,
         window: windows[chosen],
@@ -259,11 +304,13 @@ pub fn from_file<S: System>(
         })
         .collect();
     Ok(Gathered {
-        pairs: shown,
+        source: Source::Held(Made {
+            truth: shown,
+            observed: Some(pairs),
+            estimates,
+        }),
         truth_known: false,
-        observed: Some(pairs),
         sensors,
-        estimates,
         noise,
         file: Some(FileSource {
             path,
@@ -375,7 +422,7 @@ pub fn simulate<S: System>(
     let mut snapshots: Vec<(f64, Vec<Vec<f64>>)> = Vec::new();
     for (i, &window) in windows.iter().enumerate() {
         let pairs: Vec<TruePair<S::Value>> = truth.iter().map(|p| p.with_end(i)).collect();
-        let observed = observe_pairs(system, &pairs, noise, case.seed, i);
+        let observed = observe_pairs(system, &pairs, 0, noise, case.seed, i);
         for (pair, levels) in pairs.iter().zip(observed) {
             let last_start = history + pair.start.len() - 1;
             for (m, level) in levels.into_iter().enumerate() {

@@ -10,6 +10,7 @@ pub mod analysis;
 pub mod discovery;
 pub mod gather;
 pub mod observe;
+pub mod pairs;
 pub mod refine;
 pub mod skill;
 pub mod window;
@@ -21,13 +22,14 @@ use crate::regression::normal_equations::NormalEquations;
 use crate::regression::resample::Blocks;
 use crate::regression::rvm::{RvmFit, RvmSettings};
 use crate::regression::sweep::{select, Selection};
-use crate::systems::{Correction, FirstPair, Forecast, Rows, System, TruePair, Value};
+use crate::systems::{Correction, FirstPair, Forecast, Rows, System, Value};
 use analysis::{EnsembleFilter, Estimate};
 pub use discovery::{
     ComponentDiscovery, Discovery, FileValidation, ForecastSkill, Sample, Timings,
 };
-use gather::Gathered;
+use gather::{Gathered, Source};
 use observe::ObservedPair;
+use pairs::{Made, PairSet, Preparation, Streamed, PLAN_PAIRS};
 use std::time::Instant;
 
 /// A forecast that grew by more than this factor in one step has blown up (an explicit
@@ -49,46 +51,71 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: Progress) -> Result
         gather::twin(case, system, history, progress)?
     };
     let Gathered {
-        pairs: truth,
+        source,
         truth_known,
-        observed,
         sensors,
-        mut estimates,
         noise,
         file,
         window,
         window_choice,
     } = gathered;
     seconds.truth = clock.elapsed().as_secs_f64();
-    // What is kept of the true pairs: their number, and a few for the figures.
-    let pairs = truth.len();
-    let truth = shown_pairs(truth);
     let clock = Instant::now();
-    let skill_start = estimates[0].start.last().expect("a start level").clone();
-    let validation_start = estimates[0].start.clone();
-    let at_t: Vec<Vec<S::Value>> = estimates
-        .iter()
-        .map(|e| e.start.last().expect("a start level").clone())
-        .collect();
-    system.plan_rows(&at_t, noise)?;
-    for e in estimates.iter_mut() {
-        for state in e.start.iter_mut().chain(std::iter::once(&mut e.end)) {
-            system.smooth(state);
+    let preparation = Preparation::of(case, sensors.as_deref());
+    // The row map is planned on the first pairs' raw estimates, which are then smoothed as
+    // it sees them and, with a filter, analysed.
+    let (pairs, validation_start) = match source {
+        Source::Held(Made {
+            truth,
+            observed,
+            mut estimates,
+        }) => {
+            let validation_start = estimates[0].start.clone();
+            plan_rows(system, &estimates, noise)?;
+            let count = estimates.len();
+            preparation.apply(
+                system,
+                &mut estimates,
+                observed.as_deref(),
+                0,
+                count,
+                progress,
+            )?;
+            let shown = pairs::shown_pairs(truth);
+            (PairSet::Held { estimates, shown }, validation_start)
         }
-    }
-    if case.assimilation.method.is_ensemble() {
-        let observed = observed.expect("a filter needs noisy observations");
-        assimilate(
-            case,
-            system,
-            &mut estimates,
-            &observed,
-            sensors.as_deref(),
-            progress,
-        )?;
-    } else {
-        drop(observed);
-    }
+        Source::Streamed(twin) => {
+            let count = twin.count;
+            let Made {
+                observed,
+                mut estimates,
+                ..
+            } = twin.make(system, 0..count.min(PLAN_PAIRS))?;
+            let validation_start = estimates[0].start.clone();
+            plan_rows(system, &estimates, noise)?;
+            estimates.truncate(1);
+            let observed = observed.map(|mut o| {
+                o.truncate(1);
+                o
+            });
+            preparation.apply(
+                system,
+                &mut estimates,
+                observed.as_deref(),
+                0,
+                count,
+                progress,
+            )?;
+            let streamed = Streamed {
+                twin,
+                preparation,
+                first: estimates.swap_remove(0),
+                shown: Default::default(),
+            };
+            (PairSet::Streamed(Box::new(streamed)), validation_start)
+        }
+    };
+    let skill_start = validation_start.last().expect("a start level").clone();
     seconds.assimilation = clock.elapsed().as_secs_f64();
 
     let forecaster = system.forecaster(&Correction::new())?;
@@ -98,13 +125,13 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: Progress) -> Result
             case,
             system,
             forecaster,
-            estimates,
+            &pairs,
             noise,
             &mut seconds,
             progress,
         )?
     } else {
-        windowed(case, system, estimates, window, &mut seconds, progress)?
+        windowed(case, system, &pairs, window, &mut seconds, progress)?
     };
     let Fitted {
         stats,
@@ -144,7 +171,7 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: Progress) -> Result
     });
     seconds.skill = clock.elapsed().as_secs_f64();
     let sample = match &first {
-        Some(first) => Some(system.figures(&truth, first, &forecaster, &fits)?),
+        Some(first) => Some(system.figures(&pairs.shown(), first, &forecaster, &fits)?),
         None => None,
     };
     let expected = if truth_known {
@@ -176,7 +203,7 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: Progress) -> Result
         name: case.name.clone(),
         system: system.kind(),
         components,
-        pairs,
+        pairs: pairs.len(),
         rows: stats.rows(),
         projection_modes: system.projection_modes(),
         row_map: system.row_map_label(),
@@ -197,6 +224,10 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: Progress) -> Result
         window,
         dt: system.dt(),
         window_choice,
+        streamed: match &pairs {
+            PairSet::Streamed(s) => Some(s.twin.range),
+            PairSet::Held { .. } => None,
+        },
     };
     discovery.warnings = discovery::warnings(&discovery, refinement);
     Ok(discovery)
@@ -220,35 +251,21 @@ fn one_step<S: System>(
     case: &Case,
     system: &mut S,
     mut forecaster: S::Forecaster,
-    estimates: Vec<Estimate<S::Value>>,
+    pairs: &PairSet<S::Value>,
     noise: f64,
     seconds: &mut Timings,
     progress: Progress,
 ) -> Result<Fitted<S>> {
-    let keep = !case.assimilation.method.is_ensemble();
-    let accumulated = accumulate(
-        system,
-        &mut forecaster,
-        estimates,
-        noise,
-        keep,
-        seconds,
-        progress,
-    )?;
+    let accumulated = accumulate(system, &mut forecaster, pairs, noise, seconds, progress)?;
     progress("regression")?;
     let clock = Instant::now();
     let selections = regress(case, case.regression.prune_alpha(), &accumulated.stats)?;
     let mut fits: Vec<RvmFit> = selections.iter().map(|s| s.fit.clone()).collect();
     let mut refinement = None;
-    if !accumulated.kept.is_empty() && fits.iter().any(|f| !f.retained.is_empty()) {
+    let ensemble = case.assimilation.method.is_ensemble();
+    if !ensemble && fits.iter().any(|f| !f.retained.is_empty()) {
         progress("refinement")?;
-        refinement = refine::refine(
-            system,
-            &accumulated.kept,
-            noise,
-            &mut fits,
-            accumulated.stats.rows(),
-        )?;
+        refinement = refine::refine(system, pairs, noise, &mut fits, accumulated.stats.rows())?;
     }
     seconds.regression += clock.elapsed().as_secs_f64();
     Ok(Fitted {
@@ -269,7 +286,7 @@ fn one_step<S: System>(
 fn windowed<S: System>(
     case: &Case,
     system: &mut S,
-    estimates: Vec<Estimate<S::Value>>,
+    pairs: &PairSet<S::Value>,
     steps: usize,
     seconds: &mut Timings,
     progress: Progress,
@@ -287,12 +304,13 @@ fn windowed<S: System>(
         total: true,
         blocks: true,
         known: &known,
-        keep_rows: !ensemble,
+        // Streamed, the columns are made again rather than kept.
+        keep_rows: !ensemble && !pairs.streamed(),
         _system: std::marker::PhantomData,
     };
-    let (stats, (increment, columns), kept) = pass.run(system, &estimates, progress)?;
+    let (stats, (increment, columns), kept) = pass.run(system, pairs, progress)?;
     let first = Some(FirstPair {
-        start: estimates[0].start.last().expect("a start level").clone(),
+        start: pairs.first().start.last().expect("a start level").clone(),
         increment,
         columns,
         propagated: true,
@@ -303,7 +321,7 @@ fn windowed<S: System>(
     let mut refinement = None;
     if !ensemble {
         let selected = fits.clone();
-        refinement = window::fit_support(system, &estimates, &mut fits, steps, &known, progress)?;
+        refinement = window::fit_support(system, pairs, &mut fits, steps, &known, progress)?;
         // Then the selection again on what is left: a small term next to a large one shows
         // only once the large one is fitted. On the first pass's columns while Gauss–Newton
         // moved the selected coefficients little (the imperfect model's linearisation held);
@@ -312,7 +330,8 @@ fn windowed<S: System>(
         for _ in 1..window::SELECTIONS {
             let correction = correction_of(&fits);
             let residual = if moved <= window::LINEARISATION_HELD {
-                window::residual_stats(system, &estimates, &correction, steps, &kept)
+                let kept = (!pairs.streamed()).then_some(&kept);
+                window::residual_stats(system, pairs, &correction, steps, kept, &known)
             } else {
                 let pass = window::Pass::<S> {
                     correction: &correction,
@@ -324,8 +343,7 @@ fn windowed<S: System>(
                     keep_rows: false,
                     _system: std::marker::PhantomData,
                 };
-                pass.run(system, &estimates, progress)
-                    .map(|(stats, _, _)| stats)
+                pass.run(system, pairs, progress).map(|(stats, _, _)| stats)
             };
             let Ok(residual) = residual else {
                 break;
@@ -348,8 +366,7 @@ fn windowed<S: System>(
             if added.iter().all(|a| a.is_empty()) {
                 break;
             }
-            refinement =
-                window::fit_support(system, &estimates, &mut fits, steps, &known, progress)?;
+            refinement = window::fit_support(system, pairs, &mut fits, steps, &known, progress)?;
             let now: Vec<Vec<usize>> = fits.iter().map(|f| f.retained.clone()).collect();
             if now == before {
                 break;
@@ -367,26 +384,30 @@ fn windowed<S: System>(
     })
 }
 
-/// The ensemble analysis at the end of every pair replaces the estimate there.
-fn assimilate<S: System>(
-    case: &Case,
+/// The ensemble analysis at the end of every pair replaces the estimate there (`estimates`
+/// are the pairs from number `first` on, of `pairs`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn assimilate<S: System>(
+    settings: &crate::case::Assimilation,
+    seed: u64,
     system: &mut S,
     estimates: &mut [Estimate<S::Value>],
     observed: &[ObservedPair],
     sensors: Option<&[usize]>,
+    first: usize,
+    pairs: usize,
     progress: Progress,
 ) -> Result<()> {
-    let settings = &case.assimilation;
     let name = settings.method.name();
     let member = system.member_forecaster()?;
     let filter = EnsembleFilter {
         settings,
-        seed: case.seed,
+        seed,
         member_forecaster: member.as_ref(),
         sensors,
     };
-    let pairs = estimates.len();
-    for (k, (estimate, pair)) in estimates.iter_mut().zip(observed).enumerate() {
+    for (i, (estimate, pair)) in estimates.iter_mut().zip(observed).enumerate() {
+        let k = first + i;
         progress(&format!("{name} analyses, pair {}/{pairs}", k + 1))?;
         if settings.cycles == 0 {
             let end = pair.last().expect("an end level");
@@ -404,6 +425,20 @@ fn assimilate<S: System>(
         }
     }
     Ok(())
+}
+
+/// Plans the row map on the states at t of the first [`PLAN_PAIRS`] pairs.
+fn plan_rows<S: System>(
+    system: &mut S,
+    estimates: &[Estimate<S::Value>],
+    noise: f64,
+) -> Result<()> {
+    let at_t: Vec<Vec<S::Value>> = estimates
+        .iter()
+        .take(PLAN_PAIRS)
+        .map(|e| e.start.last().expect("a start level").clone())
+        .collect();
+    system.plan_rows(&at_t, noise)
 }
 
 /// The state whose stacked observed fields these are, smoothed as the row map sees it.
@@ -508,30 +543,10 @@ pub fn correction_of(fits: &[RvmFit]) -> Correction {
         .collect()
 }
 
-/// True pairs kept for the figures at most (evenly spread, the first among them): the rest
-/// are dropped once estimated, so memory does not grow with them.
-pub const SHOWN_PAIRS: usize = 64;
-
-fn shown_pairs<V>(truth: Vec<TruePair<V>>) -> Vec<TruePair<V>> {
-    let n = truth.len();
-    if n <= SHOWN_PAIRS {
-        return truth;
-    }
-    let wanted: Vec<usize> = (0..SHOWN_PAIRS)
-        .map(|k| k * (n - 1) / (SHOWN_PAIRS - 1))
-        .collect();
-    truth
-        .into_iter()
-        .enumerate()
-        .filter_map(|(k, pair)| wanted.binary_search(&k).is_ok().then_some(pair))
-        .collect()
-}
-
-/// What the pass over the pairs leaves: the statistics, the estimates kept for refinement
-/// (their library columns are re-derived there, not kept), and the first pair for the figures.
+/// What the pass over the pairs leaves: the statistics and the first pair for the figures
+/// (the refinement walks the pairs again and re-derives their columns).
 struct Accumulated<S: System> {
     stats: NormalEquationsPerComponent,
-    kept: Vec<Estimate<S::Value>>,
     first: Option<FirstPair<S>>,
 }
 
@@ -540,45 +555,41 @@ struct Accumulated<S: System> {
 fn accumulate<S: System>(
     system: &mut S,
     forecaster: &mut S::Forecaster,
-    estimates: Vec<Estimate<S::Value>>,
+    pairs: &PairSet<S::Value>,
     noise: f64,
-    keep: bool,
     seconds: &mut Timings,
     progress: Progress,
 ) -> Result<Accumulated<S>> {
-    let pairs = estimates.len();
+    let count = pairs.len();
     let mut stats =
         NormalEquationsPerComponent::new(&system.library_names(), system.components().len());
-    let mut kept = Vec::new();
     let mut first = None;
     let mut forecast = Vec::new();
-    for (k, estimate) in estimates.into_iter().enumerate() {
-        progress(&format!("pair {}/{pairs}", k + 1))?;
+    pairs.for_each(system, |system, k, estimate| {
+        progress(&format!("pair {}/{count}", k + 1))?;
         let clock = Instant::now();
         one_step_forecast(forecaster, &estimate.start, &mut forecast, k)?;
         seconds.forecast += clock.elapsed().as_secs_f64();
         let clock = Instant::now();
         let increment = increment(&estimate.end, &forecast, system.dt());
-        let columns = system.columns(library_state(&estimate, noise))?;
+        let columns = system.columns(library_state(estimate, noise))?;
         stats.add_pair(
             k,
-            pairs,
+            count,
             system.rows(&columns, &increment, Some(forecaster))?,
         )?;
         if k == 0 {
             first = Some(FirstPair {
                 start: estimate.start.last().expect("a start level").clone(),
                 increment,
-                columns: vec![columns.clone()],
+                columns: vec![columns],
                 propagated: false,
             });
         }
-        if keep {
-            kept.push(estimate);
-        }
         seconds.regression += clock.elapsed().as_secs_f64();
-    }
-    Ok(Accumulated { stats, kept, first })
+        Ok(true)
+    })?;
+    Ok(Accumulated { stats, first })
 }
 
 /// The state the library is evaluated on. With noisy data the earliest start level when there

@@ -33,10 +33,13 @@ impl ObservedLevel {
 pub type ObservedPair = Vec<ObservedLevel>;
 
 /// Observes every level of every pair with relative noise `noise`; the end is that of the
-/// `end`-th window the truth was asked for (each window's end draws its own noise).
+/// `end`-th window the truth was asked for (each window's end draws its own noise). `truth`
+/// are the run's pairs from number `first` on (the noise of a pair depends on its number
+/// only, however the pairs are taken).
 pub fn observe_pairs<S: System>(
     system: &mut S,
     truth: &[TruePair<S::Value>],
+    first: usize,
     noise: f64,
     seed: u64,
     end: usize,
@@ -44,7 +47,8 @@ pub fn observe_pairs<S: System>(
     truth
         .iter()
         .enumerate()
-        .map(|(k, pair)| {
+        .map(|(i, pair)| {
+            let k = first + i;
             let last = pair.history.len() + pair.start.len();
             pair.history
                 .iter()

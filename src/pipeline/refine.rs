@@ -5,7 +5,7 @@
 //! ensemble analyses (their increments are the filter's).
 
 use crate::error::Result;
-use crate::pipeline::analysis::Estimate;
+use crate::pipeline::pairs::PairSet;
 use crate::pipeline::{correction_of, increment, library_state, NormalEquationsPerComponent};
 use crate::regression::rvm::RvmFit;
 use crate::systems::{Forecast, System};
@@ -13,13 +13,13 @@ use crate::systems::{Forecast, System};
 /// Refinement passes after the first fit.
 pub const REFINEMENT_PASSES: usize = 2;
 
-/// Updates the coefficients of `fits` in place (the pairs' estimates `kept`, observed with
-/// `noise`); stops early (keeping the last update) when
+/// Updates the coefficients of `fits` in place (the `pairs`, observed with `noise`); stops
+/// early (keeping the last update) when
 /// the corrected model cannot be built or fails, or a system is singular. Returns the last
 /// pass's largest update relative to its coefficient (None: no pass completed).
 pub fn refine<S: System>(
     system: &mut S,
-    kept: &[Estimate<S::Value>],
+    pairs: &PairSet<S::Value>,
     noise: f64,
     fits: &mut [RvmFit],
     rows: usize,
@@ -32,15 +32,16 @@ pub fn refine<S: System>(
         };
         let mut stats = NormalEquationsPerComponent::new(&names, fits.len());
         let mut forecast = Vec::new();
-        for estimate in kept {
+        pairs.for_each(system, |system, _, estimate| {
             if forecaster.forecast(&estimate.start, &mut forecast).is_err() {
-                break;
+                return Ok(false);
             }
             let residual = increment(&estimate.end, &forecast, system.dt());
             // The pair's library columns, re-derived rather than kept for every pair.
             let columns = system.columns(library_state(estimate, noise))?;
             stats.add(system.rows(&columns, &residual, Some(&forecaster))?)?;
-        }
+            Ok(true)
+        })?;
         if stats.rows() != rows {
             break;
         }

@@ -18,6 +18,7 @@
 
 use crate::error::{MedidaError, Result};
 use crate::pipeline::analysis::Estimate;
+use crate::pipeline::pairs::PairSet;
 use crate::pipeline::{increment, NormalEquationsPerComponent};
 use crate::regression::rvm::RvmFit;
 use crate::systems::{Correction, Forecast, System, Value};
@@ -281,65 +282,121 @@ pub struct Pass<'a, S: System> {
 pub type KeptRows = Vec<Vec<ndarray::Array2<f64>>>;
 
 /// The normal equations (with blocks) of what is left of every window's increment after the
-/// model corrected by `correction`, on the columns `kept` of an earlier pass: one forecast per
-/// pair. The selection on it finds the terms the earlier selection missed (the columns need
-/// only show which terms are there; Gauss–Newton re-linearises the ones selected).
+/// model corrected by `correction`, on the columns of the first pass (linearised around the
+/// imperfect model, over every term): `kept`, or made again when the pairs are streamed. One
+/// forecast per pair when kept. The selection on it finds the terms the earlier selection
+/// missed (the columns need only show which terms are there; Gauss–Newton re-linearises the
+/// ones selected).
 pub fn residual_stats<S: System>(
     system: &mut S,
-    estimates: &[Estimate<S::Value>],
+    pairs: &PairSet<S::Value>,
     correction: &Correction,
     steps: usize,
-    kept: &KeptRows,
+    kept: Option<&KeptRows>,
+    known: &DifferenceSteps,
 ) -> Result<NormalEquationsPerComponent> {
     let names = system.library_names();
     let components = system.components().len();
     let mut forecaster = system.forecaster(correction)?;
     let mut stats = NormalEquationsPerComponent::new(&names, components);
-    let length = steps as f64 * system.dt();
+    let dt = system.dt();
+    let length = steps as f64 * dt;
     let empty = system.sensitivity_columns(0, &[]);
+    let all: Vec<Vec<usize>> = vec![(0..names.len()).collect(); components];
+    let mut first_pass = match kept {
+        Some(_) => None,
+        None => Some(Sensitivity::new(
+            system,
+            &Correction::new(),
+            &all,
+            steps,
+            pairs.first(),
+            known,
+        )?),
+    };
     let mut out = Vec::new();
-    let pairs = estimates.len();
-    for (k, (estimate, rows)) in estimates.iter().zip(kept).enumerate() {
+    let count = pairs.len();
+    pairs.for_each(system, |system, k, estimate| {
         forecast(&mut forecaster, &estimate.start, steps, &mut out)?;
         let residual = increment(&estimate.end, &out, length);
         let targets = system.rows(&empty, &residual, None)?.targets;
+        let made;
+        let rows = match (kept, first_pass.as_mut()) {
+            (Some(kept), _) => &kept[k],
+            (None, Some(sensitivity)) => {
+                let (_, columns) = sensitivity.at(&estimate.start, dt)?;
+                made = columns
+                    .iter()
+                    .enumerate()
+                    .map(|(c, s)| mapped_columns(system, c, s, &residual, &all[c], &names))
+                    .collect::<Result<Vec<_>>>()?
+                    .into_iter()
+                    .map(|(matrix, _)| matrix)
+                    .collect::<Vec<_>>();
+                &made
+            }
+            (None, None) => unreachable!("the first pass's columns are kept or made"),
+        };
         for (c, matrix) in rows.iter().enumerate() {
             let target = ArrayView1::from(targets[c].as_slice());
-            stats.add_component_pair(c, k, pairs, matrix.view(), target)?;
+            stats.add_component_pair(c, k, count, matrix.view(), target)?;
         }
-    }
+        Ok(true)
+    })?;
     Ok(stats)
+}
+
+/// Component `c`'s rows on every library term: the row map of the sensitivities to the
+/// perturbed terms `wanted` (zero columns for the others) and of `target`.
+fn mapped_columns<S: System>(
+    system: &mut S,
+    c: usize,
+    sensitivities: &[Vec<S::Value>],
+    target: &[S::Value],
+    wanted: &[usize],
+    names: &[String],
+) -> Result<(ndarray::Array2<f64>, Vec<f64>)> {
+    let columns = system.sensitivity_columns(c, sensitivities);
+    let rows = system.rows(&columns, target, None)?;
+    if wanted.len() == names.len() {
+        return Ok((rows.columns, rows.targets[c].clone()));
+    }
+    let mut matrix = ndarray::Array2::zeros((rows.columns.nrows(), names.len()));
+    for (i, &j) in wanted.iter().enumerate() {
+        matrix.column_mut(j).assign(&rows.columns.column(i));
+    }
+    Ok((matrix, rows.targets[c].clone()))
 }
 
 /// The first pair's increment and sensitivity columns, for the figures.
 pub type FirstColumns<S> = (Vec<<S as System>::Value>, Vec<<S as System>::Columns>);
 
 impl<S: System> Pass<'_, S> {
-    /// The normal equations of the pass over `estimates` (and the first pair's increment and
+    /// The normal equations of the pass over the pairs (and the first pair's increment and
     /// columns).
     pub fn run(
         &self,
         system: &mut S,
-        estimates: &[Estimate<S::Value>],
+        pairs: &PairSet<S::Value>,
         progress: crate::pipeline::Progress,
     ) -> Result<(NormalEquationsPerComponent, FirstColumns<S>, KeptRows)> {
         let mut kept: KeptRows = Vec::new();
         let names = system.library_names();
         let components = system.components().len();
-        let pairs = estimates.len();
+        let count = pairs.len();
         let mut sensitivity = Sensitivity::new(
             system,
             self.correction,
             self.terms,
             self.steps,
-            &estimates[0],
+            pairs.first(),
             self.known,
         )?;
         let mut stats = NormalEquationsPerComponent::new(&names, components);
         let dt = system.dt();
         let mut first = None;
-        for (k, estimate) in estimates.iter().enumerate() {
-            progress(&format!("window sensitivities, pair {}/{pairs}", k + 1))?;
+        pairs.for_each(system, |system, k, estimate| {
+            progress(&format!("window sensitivities, pair {}/{count}", k + 1))?;
             let (forecast, columns) = sensitivity.at(&estimate.start, dt).map_err(|e| {
                 MedidaError::Config(format!(
                     "the model failed in its window forecast of pair {k}: {e} (check the [model] section, or shorten observations.interval)"
@@ -362,27 +419,14 @@ impl<S: System> Pass<'_, S> {
                         }
                     }
                 }
-                let (matrix, target) = if wanted.len() == names.len() {
-                    let columns = system.sensitivity_columns(c, sensitivities);
-                    let rows = system.rows(&columns, &target, None)?;
-                    if k == 0 {
-                        figure_columns.push(columns);
-                    }
-                    (rows.columns, rows.targets[c].clone())
-                } else {
-                    // Only the perturbed terms' columns go through the row map; the others
-                    // are zero.
-                    let columns = system.sensitivity_columns(c, sensitivities);
-                    let rows = system.rows(&columns, &target, None)?;
-                    let mut matrix = ndarray::Array2::zeros((rows.columns.nrows(), names.len()));
-                    for (i, &j) in wanted.iter().enumerate() {
-                        matrix.column_mut(j).assign(&rows.columns.column(i));
-                    }
-                    (matrix, rows.targets[c].clone())
-                };
+                if k == 0 && wanted.len() == names.len() {
+                    figure_columns.push(system.sensitivity_columns(c, sensitivities));
+                }
+                let (matrix, target) =
+                    mapped_columns(system, c, sensitivities, &target, wanted, &names)?;
                 let target = ArrayView1::from(target.as_slice());
                 if self.blocks {
-                    stats.add_component_pair(c, k, pairs, matrix.view(), target)?;
+                    stats.add_component_pair(c, k, count, matrix.view(), target)?;
                 } else {
                     stats.components[c].add(matrix.view(), target)?;
                 }
@@ -396,7 +440,8 @@ impl<S: System> Pass<'_, S> {
             if self.keep_rows {
                 kept.push(pair_rows);
             }
-        }
+            Ok(true)
+        })?;
         Ok((stats, first.expect("at least one pair"), kept))
     }
 }
@@ -406,14 +451,14 @@ impl<S: System> Pass<'_, S> {
 /// the last pass's largest relative update.
 pub fn fit_support<S: System>(
     system: &mut S,
-    estimates: &[Estimate<S::Value>],
+    pairs: &PairSet<S::Value>,
     fits: &mut [RvmFit],
     steps: usize,
     known: &DifferenceSteps,
     progress: crate::pipeline::Progress,
 ) -> Result<Option<f64>> {
     let mut passes =
-        |fits: &mut [RvmFit], n| gauss_newton(system, estimates, fits, steps, known, n, progress);
+        |fits: &mut [RvmFit], n| gauss_newton(system, pairs, fits, steps, known, n, progress);
     let mut last = passes(fits, FIRST_PASSES)?;
     let converged = |u: Option<f64>| u.is_some_and(|u| u < GAUSS_NEWTON_TOLERANCE);
     loop {
@@ -438,7 +483,7 @@ pub fn fit_support<S: System>(
 /// [`GAUSS_NEWTON_TOLERANCE`]. Returns that last update (None: no pass completed).
 pub fn gauss_newton<S: System>(
     system: &mut S,
-    estimates: &[Estimate<S::Value>],
+    pairs: &PairSet<S::Value>,
     fits: &mut [RvmFit],
     steps: usize,
     known: &DifferenceSteps,
@@ -462,7 +507,7 @@ pub fn gauss_newton<S: System>(
             keep_rows: false,
             _system: std::marker::PhantomData,
         };
-        let Ok((stats, _, _)) = pass.run(system, estimates, progress) else {
+        let Ok((stats, _, _)) = pass.run(system, pairs, progress) else {
             break; // the corrected model cannot be built or fails: keep the last update
         };
         let Some(largest) = crate::pipeline::refine::update(&stats, fits) else {

@@ -17,8 +17,8 @@ use crate::random::{standard_normals, stream, Purpose};
 use crate::regression::rvm::RvmFit;
 use crate::solvers::term::parse_rhs;
 use crate::solvers::{
-    medida_initial_state, run_with_snapshots, Etdrk4, KsForecaster, KsModel, KsParams, Scheme,
-    Snapshots, Spectral1d, Term,
+    medida_initial_state, resume_with_snapshots, run_with_snapshots, Checkpoint, Etdrk4,
+    KsForecaster, KsModel, KsParams, Scheme, Snapshots, Spectral1d, Term,
 };
 use crate::systems::{
     reject_library_keys, Correction, Dynamics, FirstPair, Forecast, MemberForecast, Rows, System,
@@ -262,6 +262,64 @@ fn truth_cache() -> &'static Mutex<HashMap<String, Arc<Snapshots>>> {
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
+/// The truth steps of a run's pairs: pair k starts at `starts[k]` (the model's t), with
+/// `history` earlier levels and the level before t one model step (`ratio` truth steps)
+/// apart, and an end after each of `windows` model steps.
+struct Schedule<'a> {
+    ratio: usize,
+    history: usize,
+    windows: &'a [usize],
+    starts: Vec<usize>,
+    dt: f64,
+}
+
+impl Schedule<'_> {
+    fn earlier(&self, s: usize) -> impl Iterator<Item = usize> + '_ {
+        (1..=self.history)
+            .rev()
+            .map(move |j| s - self.ratio * (1 + j))
+    }
+    fn ends(&self, s: usize) -> impl Iterator<Item = usize> + '_ {
+        self.windows.iter().map(move |w| s + self.ratio * w)
+    }
+
+    /// Every truth step the pairs `range` need, ascending.
+    fn wanted(&self, range: std::ops::Range<usize>) -> Vec<usize> {
+        let mut wanted: Vec<usize> = self.starts[range]
+            .iter()
+            .flat_map(|&s| {
+                self.earlier(s)
+                    .chain([s - self.ratio, s])
+                    .chain(self.ends(s))
+            })
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        wanted
+    }
+
+    /// The pairs `range` from snapshots holding (at least) their steps.
+    fn pairs(&self, range: std::ops::Range<usize>, snapshots: &Snapshots) -> Vec<TruePair<f64>> {
+        let at = |step: usize| -> Vec<f64> {
+            let row = snapshots.steps.binary_search(&step).expect("snapshot kept");
+            snapshots.states.row(row).to_vec()
+        };
+        self.starts[range]
+            .iter()
+            .map(|&s| {
+                let mut ends = self.ends(s).map(at);
+                TruePair {
+                    history: self.earlier(s).map(at).collect(),
+                    start: vec![at(s - self.ratio), at(s)],
+                    end: ends.next().expect("a window"),
+                    other_ends: ends.collect(),
+                    time: s as f64 * self.dt,
+                }
+            })
+            .collect()
+    }
+}
+
 /// A KS-family case as a plug-in of the pipeline.
 pub struct Ks {
     settings: KsSettings,
@@ -281,6 +339,8 @@ pub struct Ks {
     projection_modes: Option<usize>,
     /// Whether the start states are low-passed to the projected modes (noisy data).
     low_pass_states: bool,
+    /// Where the truth run stood at the start of each range of pairs streamed so far.
+    checkpoints: std::collections::BTreeMap<usize, Checkpoint>,
 }
 
 /// The imperfect or corrected one-step forecaster and its propagator φ(Δt·L).
@@ -362,6 +422,7 @@ impl Ks {
             noise_gain: None,
             projection_modes: None,
             low_pass_states: false,
+            checkpoints: Default::default(),
         })
     }
 
@@ -420,6 +481,21 @@ impl Ks {
     }
 
     /// Truth snapshots at the wanted steps (ETDRK4 at the truth's step), cached.
+    /// Which truth steps the pairs of a run are made of.
+    fn schedule<'a>(&self, count: usize, history: usize, windows: &'a [usize]) -> Schedule<'a> {
+        let s = &self.settings;
+        let ratio = (s.model.dt / s.truth.dt).round() as usize;
+        let spinup = ((s.truth.spinup / s.truth.dt).round() as usize).max(ratio * (1 + history));
+        let window = (s.truth.duration / s.truth.dt).round() as usize;
+        Schedule {
+            ratio,
+            history,
+            windows,
+            starts: (0..count).map(|k| spinup + k * window / count).collect(),
+            dt: s.truth.dt,
+        }
+    }
+
     fn snapshots(&self, wanted: &[usize]) -> Result<Arc<Snapshots>> {
         let s = &self.settings;
         let key = format!(
@@ -500,37 +576,80 @@ impl System for Ks {
         history: usize,
         windows: &[usize],
     ) -> Result<Vec<TruePair<f64>>> {
-        let s = &self.settings;
-        let ratio = (s.model.dt / s.truth.dt).round() as usize;
-        let spinup = ((s.truth.spinup / s.truth.dt).round() as usize).max(ratio * (1 + history));
-        let earlier = |s: usize| (1..=history).rev().map(move |j| s - ratio * (1 + j));
-        let ends = |s: usize| windows.iter().map(move |w| s + ratio * w);
-        let window = (s.truth.duration / s.truth.dt).round() as usize;
-        let starts: Vec<usize> = (0..count).map(|k| spinup + k * window / count).collect();
-        let mut wanted: Vec<usize> = starts
-            .iter()
-            .flat_map(|&s| earlier(s).chain([s - ratio, s]).chain(ends(s)))
-            .collect();
-        wanted.sort_unstable();
-        wanted.dedup();
-        let snapshots = self.snapshots(&wanted)?;
-        let at = |step: usize| -> Vec<f64> {
-            let row = snapshots.steps.binary_search(&step).expect("snapshot kept");
-            snapshots.states.row(row).to_vec()
-        };
-        Ok(starts
-            .iter()
-            .map(|&s| {
-                let mut ends = ends(s).map(&at);
-                TruePair {
-                    history: earlier(s).map(&at).collect(),
-                    start: vec![at(s - ratio), at(s)],
-                    end: ends.next().expect("a window"),
-                    other_ends: ends.collect(),
-                    time: s as f64 * self.settings.truth.dt,
+        let schedule = self.schedule(count, history, windows);
+        let snapshots = self.snapshots(&schedule.wanted(0..count))?;
+        Ok(schedule.pairs(0..count, &snapshots))
+    }
+
+    /// Resumes the truth run from checkpoints: each pair from the last one at or before its
+    /// first state. The first pass over a range runs through it and leaves checkpoints at
+    /// the first states of its pairs (of every one while they take at most
+    /// [`super::CHECKPOINT_BYTES`], else of evenly spaced ones) and at the next range's.
+    fn truth_pairs_in(
+        &mut self,
+        count: usize,
+        history: usize,
+        windows: &[usize],
+        range: std::ops::Range<usize>,
+    ) -> Result<Vec<TruePair<f64>>> {
+        let schedule = self.schedule(count, history, windows);
+        if range.is_empty() {
+            return Ok(Vec::new());
+        }
+        let first_step = |k: usize| schedule.wanted(k..k + 1)[0];
+        let modes = self.settings.system.points / 2 + 1;
+        let bytes = modes as f64 * 16.0;
+        let every = ((count as f64 * bytes / super::CHECKPOINT_BYTES).ceil() as usize).max(1);
+        let mut stepper = Etdrk4::new(
+            KsModel::new(self.params(self.truth_rhs.clone()))?,
+            self.settings.truth.dt,
+        )?;
+        // Pairs resumed from the same checkpoint form one run.
+        let mut runs: Vec<(Option<usize>, Vec<usize>)> = Vec::new();
+        for k in range.clone() {
+            let from = self
+                .checkpoints
+                .range(..=first_step(k))
+                .next_back()
+                .map(|(&s, _)| s);
+            match runs.last_mut() {
+                Some((f, pairs)) if *f == from => pairs.push(k),
+                _ => runs.push((from, vec![k])),
+            }
+        }
+        let mut snapshots = Vec::new();
+        for (from, pairs) in runs {
+            let from = match from {
+                Some(step) => self.checkpoints[&step].clone(),
+                None => {
+                    let u0 = self.initial_state(&self.grid.coordinates());
+                    Checkpoint::initial(&mut stepper, &u0)?
                 }
-            })
-            .collect())
+            };
+            let wanted = schedule.wanted(pairs[0]..pairs[pairs.len() - 1] + 1);
+            let mut then: Vec<usize> = pairs
+                .iter()
+                .filter(|&&k| k % every == 0)
+                .map(|&k| first_step(k))
+                .collect();
+            if range.end < count {
+                then.push(first_step(range.end));
+            }
+            then.retain(|s| !self.checkpoints.contains_key(s) && *s >= from.step);
+            then.sort_unstable();
+            then.dedup();
+            let (run, checkpoints) = resume_with_snapshots(&mut stepper, &from, &wanted, &then)
+                .map_err(|e| {
+                    MedidaError::Config(format!(
+                        "the truth run failed: {e} (check `truth.rhs` and `truth.dt`)"
+                    ))
+                })?;
+            for c in checkpoints {
+                self.checkpoints.insert(c.step, c);
+            }
+            snapshots.extend(schedule.pairs(pairs[0]..pairs[pairs.len() - 1] + 1, &run));
+        }
+        Ok(snapshots)
     }
 
     fn expected(&self) -> Vec<Vec<(String, f64)>> {

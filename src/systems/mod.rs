@@ -57,6 +57,10 @@ impl Value for Complex64 {
     }
 }
 
+/// A streamed run's truth checkpoints take at most this (a system whose truth is one long
+/// run keeps where it stood at the pairs' starts, of evenly spaced ones past this size).
+pub const CHECKPOINT_BYTES: f64 = 32e6;
+
 /// A sample pair of true states: the start levels the forecaster needs (oldest first) and the
 /// state a window of model steps after the last of them; before them, `history` states one
 /// model step apart (oldest first) for a cycled filter.
@@ -204,6 +208,21 @@ pub trait System: Sync {
         history: usize,
         windows: &[usize],
     ) -> Result<Vec<TruePair<Self::Value>>>;
+    /// The pairs `range` of those [`System::truth_pairs`] gives (the same states), for runs
+    /// that stream their pairs instead of holding them. A system whose truth is one long run
+    /// resumes it from checkpoints it keeps along the way, so a pass over all the pairs in
+    /// order costs one truth run and holds one range at a time. The default takes the range
+    /// out of every pair.
+    fn truth_pairs_in(
+        &mut self,
+        count: usize,
+        history: usize,
+        windows: &[usize],
+        range: std::ops::Range<usize>,
+    ) -> Result<Vec<TruePair<Self::Value>>> {
+        let mut all = self.truth_pairs(count, history, windows)?;
+        Ok(all.drain(range).collect())
+    }
     /// The expected error per component (truth − model), when the truth is known.
     fn expected(&self) -> Vec<Vec<(String, f64)>>;
 

@@ -790,12 +790,26 @@ impl System for Qg {
         history: usize,
         windows: &[usize],
     ) -> Result<Vec<TruePair<Complex64>>> {
+        self.truth_pairs_in(count, history, windows, 0..count)
+    }
+
+    /// The sample states come from the cached truth run (one state per pair and history
+    /// level); only the range's ends are stepped.
+    fn truth_pairs_in(
+        &mut self,
+        count: usize,
+        history: usize,
+        windows: &[usize],
+        range: std::ops::Range<usize>,
+    ) -> Result<Vec<TruePair<Complex64>>> {
         let snapshots = truth_states(&self.settings, self.seed, count, history)?;
         let t = &self.settings.truth;
-        snapshots
+        let first = range.start;
+        snapshots[range.start * (history + 1)..range.end * (history + 1)]
             .chunks_exact(history + 1)
             .enumerate()
-            .map(|(k, states)| {
+            .map(|(i, states)| {
+                let k = first + i;
                 let q = &states[history];
                 let mut ends = euler_steps(&mut self.truth_step, q, windows)?.into_iter();
                 Ok(TruePair {
