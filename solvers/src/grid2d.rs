@@ -237,18 +237,23 @@ impl Spectral2d {
     }
 }
 
-/// dst (cols × rows) = transpose of src (rows × cols), both row-major, in cache-sized tiles
-/// (a plain strided copy thrashes the cache when a dimension is a power of two).
+/// dst (cols × rows) = transpose of src (rows × cols), both row-major, in 8 × 8 tiles whose
+/// stores run along dst's rows. A plain strided copy thrashes the cache when a dimension is a
+/// power of two (each column of the tile lands in the same cache set), and so do tiles of 16
+/// rows, more than the cache's ways; the bounds are checked once per tile.
 #[inline(always)]
 fn transpose(src: &[Complex64], rows: usize, cols: usize, dst: &mut [Complex64]) {
-    const TILE: usize = 16;
-    for r0 in (0..rows).step_by(TILE) {
-        let r1 = (r0 + TILE).min(rows);
-        for c0 in (0..cols).step_by(TILE) {
-            let c1 = (c0 + TILE).min(cols);
-            for r in r0..r1 {
-                for c in c0..c1 {
-                    dst[c * rows + r] = src[r * cols + c];
+    const TILE: usize = 8;
+    assert!(src.len() >= rows * cols && dst.len() >= rows * cols);
+    for c0 in (0..cols).step_by(TILE) {
+        let c1 = (c0 + TILE).min(cols);
+        for r0 in (0..rows).step_by(TILE) {
+            let r1 = (r0 + TILE).min(rows);
+            for c in c0..c1 {
+                let out = &mut dst[c * rows + r0..c * rows + r1];
+                for (r, o) in (r0..r1).zip(out.iter_mut()) {
+                    // SAFETY: r < rows and c < cols, and src holds rows × cols entries.
+                    *o = unsafe { *src.get_unchecked(r * cols + c) };
                 }
             }
         }

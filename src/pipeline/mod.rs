@@ -64,56 +64,48 @@ pub fn run<S: System>(case: &Case, system: &mut S, progress: Progress) -> Result
     let preparation = Preparation::of(case, sensors.as_deref());
     // The row map is planned on the first pairs' raw estimates, which are then smoothed as
     // it sees them and, with a filter, analysed.
-    let (pairs, validation_start) = match source {
-        Source::Held(Made {
-            truth,
-            observed,
-            mut estimates,
-        }) => {
-            let validation_start = estimates[0].start.clone();
-            plan_rows(system, &estimates, noise)?;
-            let count = estimates.len();
-            preparation.apply(
-                system,
-                &mut estimates,
-                observed.as_deref(),
-                0,
-                count,
-                progress,
-            )?;
-            let shown = pairs::shown_pairs(truth);
-            (PairSet::Held { estimates, shown }, validation_start)
+    let (made, twin) = match source {
+        Source::Held(made) => (made, None),
+        Source::Streamed(twin) => (
+            twin.make(system, 0..twin.count.min(PLAN_PAIRS))?,
+            Some(twin),
+        ),
+    };
+    let Made {
+        truth,
+        mut observed,
+        mut estimates,
+    } = made;
+    let validation_start = estimates[0].start.clone();
+    plan_rows(system, &estimates, noise)?;
+    let count = twin.as_ref().map_or(estimates.len(), |t| t.count);
+    if twin.is_some() {
+        // Streamed: the first pair is prepared now, the rest on every pass.
+        estimates.truncate(1);
+        if let Some(o) = observed.as_mut() {
+            o.truncate(1);
         }
-        Source::Streamed(twin) => {
-            let count = twin.count;
-            let Made {
-                observed,
-                mut estimates,
-                ..
-            } = twin.make(system, 0..count.min(PLAN_PAIRS))?;
-            let validation_start = estimates[0].start.clone();
-            plan_rows(system, &estimates, noise)?;
-            estimates.truncate(1);
-            let observed = observed.map(|mut o| {
-                o.truncate(1);
-                o
-            });
-            preparation.apply(
-                system,
-                &mut estimates,
-                observed.as_deref(),
-                0,
-                count,
-                progress,
-            )?;
-            let streamed = Streamed {
-                twin,
-                preparation,
-                first: estimates.swap_remove(0),
-                shown: Default::default(),
-            };
-            (PairSet::Streamed(Box::new(streamed)), validation_start)
-        }
+    }
+    preparation.apply(
+        system,
+        &mut estimates,
+        observed.as_deref(),
+        0,
+        count,
+        progress,
+    )?;
+    drop(observed);
+    let pairs = match twin {
+        None => PairSet::Held {
+            estimates,
+            shown: pairs::shown_pairs(truth),
+        },
+        Some(twin) => PairSet::Streamed(Box::new(Streamed {
+            twin,
+            preparation,
+            first: estimates.swap_remove(0),
+            shown: Default::default(),
+        })),
     };
     let skill_start = validation_start.last().expect("a start level").clone();
     seconds.assimilation = clock.elapsed().as_secs_f64();
