@@ -23,6 +23,7 @@ PYTHON = sys.executable
 
 # name → (command, environment additions)
 BLOCKS = {
+    "criterion": ([PYTHON, "scripts/criterion_table.py"], {}),
     "enkf": ([PYTHON, "scripts/compare_enkf.py"], {}),
     "pyqg": ([PYTHON, "scripts/compare_pyqg.py"], {"OMP_NUM_THREADS": "1", "RAYON_NUM_THREADS": "1"}),
     "ks-speed": ([PYTHON, "scripts/compare_ks_speed.py"], {}),

@@ -17,7 +17,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 BEFORE = ROOT / "data" / "reports-before-engine"
 TOLERANCE_REKEYED = 0.05
 TOLERANCE_SAME = 1e-9
-# Changes the re-keyed draws brought and BENCHMARKS.md ("One engine") records, with why.
+# Changes the re-keyed draws brought, with why (BENCHMARKS.md's "One engine" section in git history).
 KNOWN = {
     "qg-case1007-noisy": "two small spurious terms (dx(psi1), dx(psi2), 3 std) with the new noise "
                          "draw of seed 7; seeds 8 and 9 give exactly lap(psi2) before and after",

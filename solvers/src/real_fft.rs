@@ -2,8 +2,8 @@
 //! splits or joins the even and odd samples' spectra (the "pair map"). realfft does the same,
 //! but its pass is scalar and was half of each transform at N = 128; here it runs one, two or
 //! four mode pairs per register (scalar, AVX2, AVX-512, chosen at run time), and the time
-//! steppers fuse their own per-mode arithmetic into it (`PairKernel`). BENCHMARKS.md,
-//! "Session 6", has the figures.
+//! steppers fuse their own per-mode arithmetic into it (`PairKernel`). BENCHMARKS.md's kernels
+//! table has today's figures.
 //!
 //! With z_n = x_{2n} + i x_{2n+1}, Z = FFT_M(z) and Z_M ≡ Z_0, the spectrum of x is, for
 //! k = 0..=M/2,

@@ -5,7 +5,7 @@
 //! Lorenz-96 and KS benchmarks use it. Measured: it does not prevent the divergence episodes
 //! of marginal settings — DAPPER's own KS square-root EnKF (20 members, inflation 1.03,
 //! 20,000 cycles) diverged in one of two seeds with rotations and one of two without
-//! (BENCHMARKS.md).
+//! (`scripts/dapper_ks_long_runs.py`).
 
 use super::ensemble::{stream, Purpose};
 use super::gemm::product;
