@@ -37,8 +37,9 @@ def dapper_rows():
 
 
 def dapper_run(hmm, make, cycles, seed):
-    hmm.tseq.Ko = cycles
+    # The burn-in first: shortening the run below the default burn-in makes DAPPER warn.
     hmm.tseq.BurnIn = cycles // 10 * hmm.tseq.dto
+    hmm.tseq.Ko = cycles
     set_seed(seed)
     xx, yy = hmm.simulate()
     xp = make()
