@@ -47,7 +47,8 @@ def numpy_enkf(E, y, rng):
     if m <= N:
         W = np.linalg.solve(S.T @ S + (m - 1) * np.eye(m), S.T @ D)
         return E + A @ W
-    return E + A @ (S.T @ np.linalg.solve(S @ S.T + (m - 1) * np.eye(N), D))
+    # (A Sᵀ) first: N·p·m, not the m × m product.
+    return E + (A @ S.T) @ np.linalg.solve(S @ S.T + (m - 1) * np.eye(N), D)
 
 
 def dense_enkf(E, y, rng):
