@@ -62,7 +62,15 @@ def regenerate(name, text):
     if run.returncode != 0:
         sys.exit(f"{name}: the script failed (BENCHMARKS.md unchanged):\n{run.stderr[-3000:]}")
     checks = [l for l in run.stdout.splitlines() if l.startswith("agreement ")]
-    table = [l for l in run.stdout.splitlines() if l.startswith("|")]
+    # The script's markdown tables, a blank line between two of them.
+    table = []
+    for line in run.stdout.splitlines():
+        if line.startswith("|"):
+            table.append(line)
+        elif table and table[-1] != "":
+            table.append("")
+    while table and table[-1] == "":
+        table.pop()
     shown = " ".join(f"{k}={v}" for k, v in extra.items())
     body = [f"Measured {machine()}:", "", "```",
             f"{shown + ' ' if shown else ''}{' '.join(command).replace(PYTHON, 'python')}", "```", ""]
