@@ -67,7 +67,7 @@ def regenerate(name, text):
     for line in run.stdout.splitlines():
         if line.startswith("|"):
             table.append(line)
-        elif table and table[-1] != "":
+        elif table and table[-1] != "" and not line.startswith("agreement "):
             table.append("")
     while table and table[-1] == "":
         table.pop()
