@@ -8,7 +8,7 @@ the mean and spread of the time-mean analysis RMSE over the seeds, the runs that
 sides draw different numbers: they agree in distribution, not run by run.
 
     python3 -m venv /tmp/dapper-venv && /tmp/dapper-venv/bin/pip install dapper==1.7.1
-    /tmp/dapper-venv/bin/python scripts/compare_dapper.py [--cycles 4000] [--seeds 1,2,3]
+    /tmp/dapper-venv/bin/python scripts/compare_dapper.py [--cycles 4000] [--seeds 1,2,3,4,5]
 """
 import argparse
 import re
@@ -62,7 +62,7 @@ def summary(values, published):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--cycles", type=int, default=4000)
-    parser.add_argument("--seeds", default="1,2,3")
+    parser.add_argument("--seeds", default="1,2,3,4,5")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     ours = cargo_example("filter_benchmarks", "--cycles", args.cycles, "--seeds", args.seeds)
