@@ -9,7 +9,7 @@
 //! the published figure). `scripts/compare_dapper.py` runs DAPPER on the same rows.
 //!
 //!     cargo run --release --example filter_benchmarks            # 20,000 cycles each
-//!     cargo run --release --example filter_benchmarks -- --cycles 4000 --seeds 1,2,3
+//!     cargo run --release --example filter_benchmarks -- --cycles 4000 --seeds 1,2,3,4,5
 
 mod common;
 
