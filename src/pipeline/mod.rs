@@ -378,25 +378,23 @@ fn windowed<S: System>(
 
 /// The ensemble analysis at the end of every pair replaces the estimate there (`estimates`
 /// are the pairs from number `first` on, of `pairs`).
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn assimilate<S: System>(
-    settings: &crate::case::Assimilation,
-    seed: u64,
+    preparation: &Preparation,
     system: &mut S,
     estimates: &mut [Estimate<S::Value>],
     observed: &[ObservedPair],
-    sensors: Option<&[usize]>,
     first: usize,
     pairs: usize,
     progress: Progress,
 ) -> Result<()> {
+    let settings = &preparation.assimilation;
     let name = settings.method.name();
     let member = system.member_forecaster()?;
     let filter = EnsembleFilter {
         settings,
-        seed,
+        seed: preparation.seed,
         member_forecaster: member.as_ref(),
-        sensors,
+        sensors: preparation.sensors.as_deref(),
     };
     for (i, (estimate, pair)) in estimates.iter_mut().zip(observed).enumerate() {
         let k = first + i;

@@ -126,17 +126,7 @@ impl Preparation {
             let observed = observed.ok_or_else(|| {
                 MedidaError::Config("an ensemble filter needs noisy observations".into())
             })?;
-            assimilate(
-                &self.assimilation,
-                self.seed,
-                system,
-                estimates,
-                observed,
-                self.sensors.as_deref(),
-                first,
-                pairs,
-                progress,
-            )?;
+            assimilate(self, system, estimates, observed, first, pairs, progress)?;
         }
         Ok(())
     }

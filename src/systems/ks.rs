@@ -283,6 +283,11 @@ impl Schedule<'_> {
         self.windows.iter().map(move |w| s + self.ratio * w)
     }
 
+    /// The earliest truth step pair `k` needs.
+    fn first_step(&self, k: usize) -> usize {
+        self.starts[k] - self.ratio * (1 + self.history)
+    }
+
     /// Every truth step the pairs `range` need, ascending.
     fn wanted(&self, range: std::ops::Range<usize>) -> Vec<usize> {
         let mut wanted: Vec<usize> = self.starts[range]
@@ -596,7 +601,6 @@ impl System for Ks {
         if range.is_empty() {
             return Ok(Vec::new());
         }
-        let first_step = |k: usize| schedule.wanted(k..k + 1)[0];
         let modes = self.settings.system.points / 2 + 1;
         let bytes = modes as f64 * 16.0;
         let every = ((count as f64 * bytes / super::CHECKPOINT_BYTES).ceil() as usize).max(1);
@@ -609,7 +613,7 @@ impl System for Ks {
         for k in range.clone() {
             let from = self
                 .checkpoints
-                .range(..=first_step(k))
+                .range(..=schedule.first_step(k))
                 .next_back()
                 .map(|(&s, _)| s);
             match runs.last_mut() {
@@ -630,10 +634,10 @@ impl System for Ks {
             let mut then: Vec<usize> = pairs
                 .iter()
                 .filter(|&&k| k % every == 0)
-                .map(|&k| first_step(k))
+                .map(|&k| schedule.first_step(k))
                 .collect();
             if range.end < count {
-                then.push(first_step(range.end));
+                then.push(schedule.first_step(range.end));
             }
             then.retain(|s| !self.checkpoints.contains_key(s) && *s >= from.step);
             then.sort_unstable();
