@@ -223,9 +223,10 @@ pub struct QgModel {
     inversion: Vec<[f64; 4]>,
     /// Per mode, the hyperviscous damping rate ν D.
     damping: Vec<f64>,
-    /// Per mode, i k and i l (zero on the Nyquist row/column) and K².
-    dx: Vec<Complex64>,
-    dy: Vec<Complex64>,
+    /// Per mode, k and l of the derivative factors i k and i l (zero on the Nyquist row and
+    /// column), and K².
+    dx: Vec<f64>,
+    dy: Vec<f64>,
     k2: Vec<f64>,
     psi_r: Vec<f64>,
     psi_r_hat: Vec<Complex64>,
@@ -239,6 +240,12 @@ pub struct QgModel {
     fine_product: Vec<f64>,
     coarse_field: Vec<f64>,
     coarse_spectrum: Vec<Complex64>,
+}
+
+/// i k z for a real k (two products, where a complex product takes four and two sums).
+#[inline(always)]
+fn times_ik(k: f64, z: Complex64) -> Complex64 {
+    Complex64::new(-k * z.im, k * z.re)
 }
 
 /// sech²(z).
@@ -316,8 +323,8 @@ impl QgModel {
         }
         grid_work.inverse(&psi_r_hat, &mut u_field);
         let psi_r: Vec<f64> = u_field.chunks_exact(params.nx).map(|row| row[0]).collect();
-        let mode_table = |f: &dyn Fn(usize, usize) -> Complex64| -> Vec<Complex64> {
-            (0..grid.modes()).map(|m| f(m / kx, m % kx)).collect()
+        let mode_table = |f: &dyn Fn(usize, usize) -> Complex64| -> Vec<f64> {
+            (0..grid.modes()).map(|m| f(m / kx, m % kx).im).collect()
         };
         let dx = mode_table(&|j, i| grid.dx_factor(j, i));
         let dy = mode_table(&|j, i| grid.dy_factor(j, i));
@@ -430,10 +437,11 @@ impl QgModel {
     /// The whole tendency except hyperviscosity (which the steppers apply implicitly).
     #[inline(always)]
     pub fn tendency(&mut self, q: &[Complex64], out: &mut [Complex64]) {
-        out.fill(Complex64::new(0.0, 0.0));
         let mut psi = std::mem::take(&mut self.psi);
         self.invert(q, &mut psi);
-        for term in ADVECTIVE_AND_FORCING_TERMS {
+        // The terms that are products per mode in one pass, then the Jacobian and the sponge.
+        self.set_modal_terms(q, &psi, out);
+        for term in [QgTerm::Jacobian, QgTerm::Sponge] {
             self.add_term(term, q, &psi, out);
         }
         self.psi = psi;
@@ -482,9 +490,8 @@ impl QgModel {
                 let u = [u1, u2];
                 for layer in 0..2 {
                     for m in 0..n {
-                        let ik = self.dx[m];
                         let at = layer * n + m;
-                        out[at] -= ik * (u[layer] * q[at] + qy[layer] * psi[at]);
+                        out[at] -= times_ik(self.dx[m], u[layer] * q[at] + qy[layer] * psi[at]);
                     }
                 }
             }
@@ -525,6 +532,40 @@ impl QgModel {
         }
     }
 
+    /// out = the Beta, Relaxation, Forcing and Drag terms, each mode once (the same values as
+    /// [`QgModel::term`] gives them one by one; a term whose coefficient is zero is skipped).
+    #[inline(always)]
+    fn set_modal_terms(&self, q: &[Complex64], psi: &[Complex64], out: &mut [Complex64]) {
+        let n = self.modes();
+        let p = &self.params;
+        let (u1, u2) = p.shear;
+        let qy = [p.beta + p.f1 * (u1 - u2), p.beta - p.f2 * (u1 - u2)];
+        let (relaxation, forcing, drag) = (p.relaxation, p.forcing, p.drag);
+        let (q1, q2) = q[..2 * n].split_at(n);
+        let (psi1, psi2) = psi[..2 * n].split_at(n);
+        let (out1, out2) = out[..2 * n].split_at_mut(n);
+        let (dx, k2, psi_r) = (&self.dx[..n], &self.k2[..n], &self.psi_r_hat[..n]);
+        for m in 0..n {
+            let mut first = -times_ik(dx[m], u1 * q1[m] + qy[0] * psi1[m]);
+            let mut second = -times_ik(dx[m], u2 * q2[m] + qy[1] * psi2[m]);
+            if relaxation != 0.0 {
+                let r = relaxation * (psi1[m] - psi2[m]);
+                first += r;
+                second -= r;
+            }
+            if forcing != 0.0 {
+                let f = forcing * psi_r[m];
+                first -= f;
+                second += f;
+            }
+            if drag != 0.0 {
+                second += drag * k2[m] * psi2[m];
+            }
+            out1[m] = first;
+            out2[m] = second;
+        }
+    }
+
     /// out −= cJ · J(ψ, q) = cJ (ψ_x q_y − ψ_y q_x), products on the 3/2 grid.
     #[inline(always)]
     fn add_jacobian(&mut self, psi: &[Complex64], q: &[Complex64], out: &mut [Complex64]) {
@@ -534,8 +575,8 @@ impl QgModel {
             .enumerate()
         {
             let factors = if dx { &self.dx } else { &self.dy };
-            for ((c, f), v) in coarse.iter_mut().zip(factors).zip(field) {
-                *c = f * v;
+            for ((c, &k), &v) in coarse.iter_mut().zip(factors).zip(field) {
+                *c = times_ik(k, v);
             }
             let mut fine_field = std::mem::take(&mut self.fine_fields[slot]);
             match &mut self.padding {

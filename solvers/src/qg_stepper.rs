@@ -87,6 +87,7 @@ impl QgStepper {
     }
 
     /// q ← (q + h F) / (1 + h ν D) per mode.
+    /// out = (base + h f) / (1 + h ν D), layer by layer.
     #[inline(always)]
     fn implicit_update(
         &self,
@@ -96,9 +97,27 @@ impl QgStepper {
         out: &mut [Complex64],
     ) {
         let n = self.model.modes();
-        let damping = self.model.damping();
-        for (m, ((o, b), f)) in out.iter_mut().zip(base).zip(tendency).enumerate() {
-            *o = (b + h * f) / (1.0 + h * damping[m % n]);
+        let damping = &self.model.damping()[..n];
+        for ((o, b), f) in out
+            .chunks_exact_mut(n)
+            .zip(base.chunks_exact(n))
+            .zip(tendency.chunks_exact(n))
+        {
+            for (((o, b), f), d) in o.iter_mut().zip(b).zip(f).zip(damping) {
+                *o = (b + h * f) / (1.0 + h * d);
+            }
+        }
+    }
+
+    /// q = (q + h f) / (1 + h ν D) in place.
+    #[inline(always)]
+    fn implicit_update_in_place(&self, q: &mut [Complex64], tendency: &[Complex64], h: f64) {
+        let n = self.model.modes();
+        let damping = &self.model.damping()[..n];
+        for (q, f) in q.chunks_exact_mut(n).zip(tendency.chunks_exact(n)) {
+            for ((q, f), d) in q.iter_mut().zip(f).zip(damping) {
+                *q = (*q + h * f) / (1.0 + h * d);
+            }
         }
     }
 
@@ -148,8 +167,7 @@ impl QgStepper {
             QgScheme::ForwardEuler => {
                 let mut f = std::mem::take(&mut self.tendencies[0]);
                 self.model.tendency(q, &mut f);
-                let base = q.to_vec();
-                self.implicit_update(&base, &f, h, q);
+                self.implicit_update_in_place(q, &f, h);
                 self.tendencies[0] = f;
             }
             QgScheme::Leapfrog => {
@@ -174,28 +192,23 @@ impl QgStepper {
                 self.tendencies.rotate_right(1);
                 let mut f = std::mem::take(&mut self.tendencies[0]);
                 self.model.tendency(q, &mut f);
-                let mut combined = std::mem::take(&mut self.stage);
-                match self.steps_taken {
-                    0 => combined.copy_from_slice(&f),
-                    1 => {
-                        for ((c, a), b) in combined.iter_mut().zip(&f).zip(&self.tendencies[1]) {
-                            *c = 1.5 * a - 0.5 * b;
-                        }
-                    }
-                    _ => {
-                        for (((c, a), b), d) in combined
-                            .iter_mut()
-                            .zip(&f)
-                            .zip(&self.tendencies[1])
-                            .zip(&self.tendencies[2])
-                        {
-                            *c = (23.0 * a - 16.0 * b + 5.0 * d) / 12.0;
-                        }
+                // The Adams–Bashforth combination and the implicit damping in one pass.
+                let n = self.model.modes();
+                let damping = &self.model.damping()[..n];
+                let [_, older, oldest] = &self.tendencies;
+                let steps = self.steps_taken;
+                for (layer, q) in q.chunks_exact_mut(n).enumerate() {
+                    let range = layer * n..(layer + 1) * n;
+                    let (a, b, c) = (&f[range.clone()], &older[range.clone()], &oldest[range]);
+                    for ((((q, a), b), c), d) in q.iter_mut().zip(a).zip(b).zip(c).zip(damping) {
+                        let combined = match steps {
+                            0 => *a,
+                            1 => 1.5 * a - 0.5 * b,
+                            _ => (23.0 * a - 16.0 * b + 5.0 * c) / 12.0,
+                        };
+                        *q = (*q + h * combined) / (1.0 + h * d);
                     }
                 }
-                let base = q.to_vec();
-                self.implicit_update(&base, &combined, h, q);
-                self.stage = combined;
                 self.tendencies[0] = f;
             }
             QgScheme::Rk4 => {
