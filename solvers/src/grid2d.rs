@@ -225,48 +225,62 @@ impl Spectral2d {
 /// dst (cols × rows) = transpose of src (rows × cols), both row-major, in 8 × 8 tiles whose
 /// stores run along dst's rows. A plain strided copy thrashes the cache when a dimension is a
 /// power of two (each column of the tile lands in the same cache set), and so do tiles of 16
-/// rows, more than the cache's ways. With AVX, each 2 × 2 block of a tile is two loads, two
-/// lane shuffles and two stores (the compiler makes gathers of the scalar loop); odd edges are
-/// copied one by one.
+/// rows, more than the cache's ways. With AVX-512 a tile is 4 × 4 blocks of complex numbers
+/// (four loads, eight lane shuffles, four stores), with AVX 2 × 2 blocks (the compiler makes
+/// gathers of the scalar loop); the rows and columns past the last whole block are copied
+/// one by one.
 #[inline(always)]
 fn transpose(src: &[Complex64], rows: usize, cols: usize, dst: &mut [Complex64]) {
     assert!(src.len() >= rows * cols && dst.len() >= rows * cols);
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx") {
-        // SAFETY: AVX is present, and both slices hold rows × cols entries (checked above).
-        return unsafe { transpose_avx(src, rows, cols, dst) };
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F is present, and both slices hold rows × cols entries.
+            return unsafe { transpose_avx512(src, rows, cols, dst) };
+        }
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: AVX is present, and both slices hold rows × cols entries.
+            return unsafe { transpose_avx(src, rows, cols, dst) };
+        }
     }
-    transpose_tiles(src, rows, cols, dst, 0, 0);
+    transpose_tiles(src, rows, cols, dst);
 }
 
 const TILE: usize = 8;
 
-/// The scalar tile transpose of the entries in row `from_row` on or column `from_col` on
-/// (the whole matrix from (0, 0); the odd edges the AVX blocks leave otherwise).
+/// The scalar tile transpose.
 #[inline(always)]
-fn transpose_tiles(
-    src: &[Complex64],
-    rows: usize,
-    cols: usize,
-    dst: &mut [Complex64],
-    from_row: usize,
-    from_col: usize,
-) {
+fn transpose_tiles(src: &[Complex64], rows: usize, cols: usize, dst: &mut [Complex64]) {
     for c0 in (0..cols).step_by(TILE) {
         let c1 = (c0 + TILE).min(cols);
         for r0 in (0..rows).step_by(TILE) {
             let r1 = (r0 + TILE).min(rows);
             for c in c0..c1 {
-                let start = if c >= from_col { r0 } else { r0.max(from_row) };
-                if start >= r1 {
-                    continue;
-                }
-                let out = &mut dst[c * rows + start..c * rows + r1];
-                for (r, o) in (start..r1).zip(out.iter_mut()) {
-                    // SAFETY: r < rows and c < cols, and src holds rows × cols entries.
-                    *o = unsafe { *src.get_unchecked(r * cols + c) };
+                for (r, o) in (r0..r1).zip(&mut dst[c * rows + r0..c * rows + r1]) {
+                    *o = src[r * cols + c];
                 }
             }
+        }
+    }
+}
+
+/// The entries a block transpose leaves: rows `whole_rows..`, and columns `whole_cols..` of
+/// the rows before.
+#[inline(always)]
+fn transpose_edges(
+    src: &[Complex64],
+    (rows, cols): (usize, usize),
+    dst: &mut [Complex64],
+    (whole_rows, whole_cols): (usize, usize),
+) {
+    for r in whole_rows..rows {
+        for c in 0..cols {
+            dst[c * rows + r] = src[r * cols + c];
+        }
+    }
+    for c in whole_cols..cols {
+        for r in 0..whole_rows {
+            dst[c * rows + r] = src[r * cols + c];
         }
     }
 }
@@ -279,13 +293,13 @@ fn transpose_tiles(
 #[target_feature(enable = "avx")]
 unsafe fn transpose_avx(src: &[Complex64], rows: usize, cols: usize, dst: &mut [Complex64]) {
     use std::arch::x86_64::{_mm256_loadu_pd, _mm256_permute2f128_pd, _mm256_storeu_pd};
-    let (even_rows, even_cols) = (rows & !1, cols & !1);
+    let (whole_rows, whole_cols) = (rows & !1, cols & !1);
     let s = src.as_ptr() as *const f64;
     let d = dst.as_mut_ptr() as *mut f64;
-    for c0 in (0..even_cols).step_by(TILE) {
-        let c1 = (c0 + TILE).min(even_cols);
-        for r0 in (0..even_rows).step_by(TILE) {
-            let r1 = (r0 + TILE).min(even_rows);
+    for c0 in (0..whole_cols).step_by(TILE) {
+        let c1 = (c0 + TILE).min(whole_cols);
+        for r0 in (0..whole_rows).step_by(TILE) {
+            let r1 = (r0 + TILE).min(whole_rows);
             for r in (r0..r1).step_by(2) {
                 for c in (c0..c1).step_by(2) {
                     // SAFETY: r + 1 < rows and c + 1 < cols; a Complex64 is two f64s.
@@ -303,9 +317,52 @@ unsafe fn transpose_avx(src: &[Complex64], rows: usize, cols: usize, dst: &mut [
             }
         }
     }
-    if even_rows < rows || even_cols < cols {
-        transpose_tiles(src, rows, cols, dst, even_rows, even_cols);
+    transpose_edges(src, (rows, cols), dst, (whole_rows, whole_cols));
+}
+
+/// [`transpose`] in 4 × 4 blocks of complex numbers (one 512-bit register per block row; the
+/// 128-bit lanes transposed in two rounds of shuffles).
+///
+/// # Safety
+/// The CPU must have AVX-512F, and `src` and `dst` must hold `rows × cols` entries.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn transpose_avx512(src: &[Complex64], rows: usize, cols: usize, dst: &mut [Complex64]) {
+    use std::arch::x86_64::{_mm512_loadu_pd, _mm512_shuffle_f64x2, _mm512_storeu_pd};
+    let (whole_rows, whole_cols) = (rows & !3, cols & !3);
+    let s = src.as_ptr() as *const f64;
+    let d = dst.as_mut_ptr() as *mut f64;
+    for c0 in (0..whole_cols).step_by(TILE) {
+        let c1 = (c0 + TILE).min(whole_cols);
+        for r0 in (0..whole_rows).step_by(TILE) {
+            let r1 = (r0 + TILE).min(whole_rows);
+            for r in (r0..r1).step_by(4) {
+                for c in (c0..c1).step_by(4) {
+                    // SAFETY: r + 3 < rows and c + 3 < cols; a Complex64 is two f64s.
+                    unsafe {
+                        let load = |k: usize| _mm512_loadu_pd(s.add(2 * ((r + k) * cols + c)));
+                        let (a0, a1, a2, a3) = (load(0), load(1), load(2), load(3));
+                        // Lanes (one complex each): t0 = a0₀ a0₁ a1₀ a1₁, t1 = a0₂ a0₃ a1₂ a1₃, …
+                        let t0 = _mm512_shuffle_f64x2(a0, a1, 0b01_00_01_00);
+                        let t1 = _mm512_shuffle_f64x2(a0, a1, 0b11_10_11_10);
+                        let t2 = _mm512_shuffle_f64x2(a2, a3, 0b01_00_01_00);
+                        let t3 = _mm512_shuffle_f64x2(a2, a3, 0b11_10_11_10);
+                        // Column c + j of the block: a0ⱼ a1ⱼ a2ⱼ a3ⱼ.
+                        let out = [
+                            _mm512_shuffle_f64x2(t0, t2, 0b10_00_10_00),
+                            _mm512_shuffle_f64x2(t0, t2, 0b11_01_11_01),
+                            _mm512_shuffle_f64x2(t1, t3, 0b10_00_10_00),
+                            _mm512_shuffle_f64x2(t1, t3, 0b11_01_11_01),
+                        ];
+                        for (j, v) in out.into_iter().enumerate() {
+                            _mm512_storeu_pd(d.add(2 * ((c + j) * rows + r)), v);
+                        }
+                    }
+                }
+            }
+        }
     }
+    transpose_edges(src, (rows, cols), dst, (whole_rows, whole_cols));
 }
 
 /// Zero-padding between a grid and its 3/2-rule dealiasing grid (3nx/2 × 3ny/2): the spectrum
@@ -399,8 +456,24 @@ mod tests {
                 }
             }
             let mut scalar = vec![Complex64::new(f64::NAN, 0.0); rows * cols];
-            transpose_tiles(&src, rows, cols, &mut scalar, 0, 0);
+            transpose_tiles(&src, rows, cols, &mut scalar);
             assert_eq!(scalar, dst);
+            // Every path this CPU has gives the same.
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::arch::is_x86_feature_detected!("avx") {
+                    let mut avx = vec![Complex64::new(f64::NAN, 0.0); rows * cols];
+                    // SAFETY: AVX is present; both hold rows × cols entries.
+                    unsafe { transpose_avx(&src, rows, cols, &mut avx) };
+                    assert_eq!(avx, dst);
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    let mut avx512 = vec![Complex64::new(f64::NAN, 0.0); rows * cols];
+                    // SAFETY: AVX-512F is present; both hold rows × cols entries.
+                    unsafe { transpose_avx512(&src, rows, cols, &mut avx512) };
+                    assert_eq!(avx512, dst);
+                }
+            }
         }
     }
 }

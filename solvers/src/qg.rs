@@ -236,7 +236,7 @@ pub struct QgModel {
     // work buffers
     psi: Vec<Complex64>,
     fine_a: Vec<Complex64>,
-    fine_fields: [Vec<f64>; 4],
+    fine_fields: [Vec<f64>; 2],
     fine_product: Vec<f64>,
     coarse_field: Vec<f64>,
     coarse_spectrum: Vec<Complex64>,
@@ -570,33 +570,34 @@ impl QgModel {
     #[inline(always)]
     fn add_jacobian(&mut self, psi: &[Complex64], q: &[Complex64], out: &mut [Complex64]) {
         let mut coarse = std::mem::take(&mut self.coarse_spectrum);
-        for (slot, (field, dx)) in [(psi, true), (psi, false), (q, true), (q, false)]
+        // ψ_x q_y first, then − ψ_y q_x: two physical fields at a time (a smaller working set
+        // than all four, the same products and sums).
+        for (pair, [first, second]) in [[(psi, true), (q, false)], [(psi, false), (q, true)]]
             .into_iter()
             .enumerate()
         {
-            let factors = if dx { &self.dx } else { &self.dy };
-            for ((c, &k), &v) in coarse.iter_mut().zip(factors).zip(field) {
-                *c = times_ik(k, v);
-            }
-            let mut fine_field = std::mem::take(&mut self.fine_fields[slot]);
-            match &mut self.padding {
-                Some(padding) => {
-                    padding.pad(&coarse, &mut self.fine_a);
-                    padding.fine.inverse(&self.fine_a, &mut fine_field);
+            for (slot, (field, dx)) in [first, second].into_iter().enumerate() {
+                let factors = if dx { &self.dx } else { &self.dy };
+                for ((c, &k), &v) in coarse.iter_mut().zip(factors).zip(field) {
+                    *c = times_ik(k, v);
                 }
-                None => self.grid.inverse(&coarse, &mut fine_field),
+                let mut fine_field = std::mem::take(&mut self.fine_fields[slot]);
+                match &mut self.padding {
+                    Some(padding) => {
+                        padding.pad(&coarse, &mut self.fine_a);
+                        padding.fine.inverse(&self.fine_a, &mut fine_field);
+                    }
+                    None => self.grid.inverse(&coarse, &mut fine_field),
+                }
+                self.fine_fields[slot] = fine_field;
             }
-            self.fine_fields[slot] = fine_field;
-        }
-        let [psi_x, psi_y, q_x, q_y] = &self.fine_fields;
-        for (((j, a), (b, c)), d) in self
-            .fine_product
-            .iter_mut()
-            .zip(psi_x)
-            .zip(q_y.iter().zip(psi_y))
-            .zip(q_x)
-        {
-            *j = a * b - c * d;
+            let [a, b] = &self.fine_fields;
+            let product = self.fine_product.iter_mut().zip(a).zip(b);
+            if pair == 0 {
+                product.for_each(|((j, a), b)| *j = a * b);
+            } else {
+                product.for_each(|((j, a), b)| *j -= a * b);
+            }
         }
         match &mut self.padding {
             Some(padding) => {
