@@ -10,6 +10,7 @@
 //!
 //!     cargo run --release --example filter_benchmarks            # 20,000 cycles each
 //!     cargo run --release --example filter_benchmarks -- --cycles 4000 --seeds 1,2,3,4,5
+//!     cargo run --release --example filter_benchmarks -- --rows 2,5 --seeds 1,2,3   # rows 2 and 5
 
 mod common;
 
@@ -40,15 +41,9 @@ fn main() -> anyhow::Result<()> {
     let arguments = common::arguments();
     let cycles: usize = common::option(&arguments, "--cycles")?.unwrap_or(20_000);
     let burn_in = cycles / 10;
-    let seeds: Vec<u64> = match arguments.iter().position(|a| a == "--seeds") {
-        Some(i) => arguments
-            .get(i + 1)
-            .map(|s| s.split(',').map(str::parse).collect::<Result<_, _>>())
-            .transpose()?
-            .unwrap_or_default(),
-        None => vec![2024],
-    };
-    anyhow::ensure!(!seeds.is_empty(), "--seeds: give a comma-separated list");
+    let seeds: Vec<u64> = list(&arguments, "--seeds")?.unwrap_or(vec![2024]);
+    // Rows by their place in the table, from 1 (all by default).
+    let chosen: Option<Vec<usize>> = list(&arguments, "--rows")?;
 
     // Lorenz-96: 40 variables, F = 8, RK4 dt = 0.05 = dt_obs, all observed, R = I.
     let lorenz = Lorenz96::sakov2008();
@@ -143,7 +138,11 @@ fn main() -> anyhow::Result<()> {
     println!("{cycles} assimilation cycles, the first {burn_in} not scored; seeds {seeds:?}\n");
     println!("| system | filter | members | published RMSE | medida RMSE (mean ± std over seeds) | diverged | seconds per run |");
     println!("|---|---|---|---|---|---|---|");
-    for row in &lorenz_rows {
+    let wanted = |k: usize| chosen.as_ref().is_none_or(|rows| rows.contains(&k));
+    for (k, row) in lorenz_rows.iter().enumerate() {
+        if !wanted(k + 1) {
+            continue;
+        }
         report(
             row,
             &lorenz,
@@ -154,7 +153,10 @@ fn main() -> anyhow::Result<()> {
             &seeds,
         )?;
     }
-    for row in &ks_rows {
+    for (k, row) in ks_rows.iter().enumerate() {
+        if !wanted(lorenz_rows.len() + k + 1) {
+            continue;
+        }
         report(
             row,
             &ks,
@@ -166,6 +168,23 @@ fn main() -> anyhow::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// A comma-separated list after `name`, if given (an error when empty or not numbers).
+fn list<T: std::str::FromStr>(arguments: &[String], name: &str) -> anyhow::Result<Option<Vec<T>>>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    let Some(i) = arguments.iter().position(|a| a == name) else {
+        return Ok(None);
+    };
+    let values = arguments
+        .get(i + 1)
+        .map(|s| s.split(',').map(str::parse).collect::<Result<Vec<T>, _>>())
+        .transpose()?
+        .unwrap_or_default();
+    anyhow::ensure!(!values.is_empty(), "{name}: give a comma-separated list");
+    Ok(Some(values))
 }
 
 fn spin_up<M: Model>(model: &M, state: &mut [f64], time: usize) -> anyhow::Result<()> {

@@ -30,6 +30,9 @@ BLOCKS = {
     "memory": ([PYTHON, "scripts/memory.py"], {}),
     "regression": ([PYTHON, "scripts/compare_regression.py"], {}),
     "dapper": ([os.environ.get("MEDIDA_DAPPER_PYTHON", "/tmp/dapper-venv/bin/python"), "scripts/compare_dapper.py"], {}),
+    # The two square-root rows whose divergence counts differed at five seeds, at twenty.
+    "dapper-seeds": ([os.environ.get("MEDIDA_DAPPER_PYTHON", "/tmp/dapper-venv/bin/python"),
+                      "scripts/compare_dapper.py", "--rows", "2,5", "--seeds", "1-20"], {}),
 }
 
 

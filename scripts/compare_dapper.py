@@ -9,6 +9,9 @@ sides draw different numbers: they agree in distribution, not run by run.
 
     python3 -m venv /tmp/dapper-venv && /tmp/dapper-venv/bin/pip install dapper==1.7.1
     /tmp/dapper-venv/bin/python scripts/compare_dapper.py [--cycles 4000] [--seeds 1,2,3,4,5]
+    /tmp/dapper-venv/bin/python scripts/compare_dapper.py --rows 2,5 --seeds 1-20   # two rows
+
+`--seeds` takes a list or a range a-b; `--rows` picks rows by their place in the table (1..5).
 """
 import argparse
 import re
@@ -63,14 +66,23 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--cycles", type=int, default=4000)
     parser.add_argument("--seeds", default="1,2,3,4,5")
+    parser.add_argument("--rows", default="1,2,3,4,5")
     args = parser.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",")]
-    ours = cargo_example("filter_benchmarks", "--cycles", args.cycles, "--seeds", args.seeds)
+    if "-" in args.seeds:
+        first, last = map(int, args.seeds.split("-"))
+        seeds = list(range(first, last + 1))
+    else:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    rows = [int(r) for r in args.rows.split(",")]
+    listed = ",".join(map(str, seeds))
+    ours = cargo_example("filter_benchmarks", "--cycles", args.cycles, "--seeds", listed,
+                         "--rows", args.rows)
     medida_rows = [l for l in ours.splitlines() if l.startswith("| ") and not l.startswith("| system")]
     print(f"{args.cycles} cycles, the first {args.cycles // 10} not scored, seeds {seeds} on each side")
     print("\n| system | filter | members | published | medida RMSE | medida diverged | DAPPER RMSE | DAPPER diverged | medida s/run | DAPPER s/run | DAPPER / medida time |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for (system, hmm, make, published), line in zip(dapper_rows(), medida_rows):
+    chosen = [row for k, row in enumerate(dapper_rows(), 1) if k in rows]
+    for (system, hmm, make, published), line in zip(chosen, medida_rows):
         cells = [c.strip() for c in line.strip("|").split("|")]
         values, times, name = [], [], ""
         for seed in seeds:
