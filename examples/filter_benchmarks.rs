@@ -68,7 +68,7 @@ fn main() -> anyhow::Result<()> {
     let ks_observation = Observation::full(128, 1.0)?;
     let ring128 = Geometry::Periodic1d { points: 128 };
 
-    let lorenz_rows = vec![
+    let lorenz_rows = [
         Row {
             system: "Lorenz-96",
             filter: Box::new(|seed| {
@@ -107,7 +107,7 @@ fn main() -> anyhow::Result<()> {
             published: 0.22,
         },
     ];
-    let ks_rows = vec![
+    let ks_rows = [
         Row {
             system: "KS",
             filter: Box::new(move |seed| {
