@@ -86,7 +86,6 @@ impl QgStepper {
         self.steps_taken = 0;
     }
 
-    /// q ← (q + h F) / (1 + h ν D) per mode.
     /// out = (base + h f) / (1 + h ν D), layer by layer.
     #[inline(always)]
     fn implicit_update(
