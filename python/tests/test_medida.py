@@ -217,7 +217,10 @@ def test_ctrl_c_stops_a_run():
     KeyboardInterrupt within a pair or two, not at its end."""
     script = textwrap.dedent(
         """
-        import medida, time
+        import medida, signal, time
+        # Python keeps SIGINT ignored when it starts ignored (a background job of a
+        # non-interactive shell): restore the KeyboardInterrupt handler.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         case = {
             "name": "long",
             "model": {"rhs": {"u_xx": -1, "u_xxxx": -1}, "scheme": "cnab2", "dt": 2e-2},
