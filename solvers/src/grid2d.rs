@@ -248,20 +248,28 @@ fn transpose(src: &[Complex64], rows: usize, cols: usize, dst: &mut [Complex64])
 
 const TILE: usize = 8;
 
-/// The scalar tile transpose.
+/// Visits the top-left corners (r, c) of the `block` × `block` blocks covering
+/// `rows` × `cols` (both multiples of `block`), tile by tile: down a strip of TILE columns,
+/// then the next strip, so that a tile's stores stay in TILE rows of the destination.
 #[inline(always)]
-fn transpose_tiles(src: &[Complex64], rows: usize, cols: usize, dst: &mut [Complex64]) {
+fn for_each_block(rows: usize, cols: usize, block: usize, mut visit: impl FnMut(usize, usize)) {
     for c0 in (0..cols).step_by(TILE) {
         let c1 = (c0 + TILE).min(cols);
         for r0 in (0..rows).step_by(TILE) {
             let r1 = (r0 + TILE).min(rows);
-            for c in c0..c1 {
-                for (r, o) in (r0..r1).zip(&mut dst[c * rows + r0..c * rows + r1]) {
-                    *o = src[r * cols + c];
+            for r in (r0..r1).step_by(block) {
+                for c in (c0..c1).step_by(block) {
+                    visit(r, c);
                 }
             }
         }
     }
+}
+
+/// The scalar tile transpose.
+#[inline(always)]
+fn transpose_tiles(src: &[Complex64], rows: usize, cols: usize, dst: &mut [Complex64]) {
+    for_each_block(rows, cols, 1, |r, c| dst[c * rows + r] = src[r * cols + c]);
 }
 
 /// The entries a block transpose leaves: rows `whole_rows..`, and columns `whole_cols..` of
@@ -296,27 +304,19 @@ unsafe fn transpose_avx(src: &[Complex64], rows: usize, cols: usize, dst: &mut [
     let (whole_rows, whole_cols) = (rows & !1, cols & !1);
     let s = src.as_ptr() as *const f64;
     let d = dst.as_mut_ptr() as *mut f64;
-    for c0 in (0..whole_cols).step_by(TILE) {
-        let c1 = (c0 + TILE).min(whole_cols);
-        for r0 in (0..whole_rows).step_by(TILE) {
-            let r1 = (r0 + TILE).min(whole_rows);
-            for r in (r0..r1).step_by(2) {
-                for c in (c0..c1).step_by(2) {
-                    // SAFETY: r + 1 < rows and c + 1 < cols; a Complex64 is two f64s.
-                    unsafe {
-                        let a = _mm256_loadu_pd(s.add(2 * (r * cols + c)));
-                        let b = _mm256_loadu_pd(s.add(2 * ((r + 1) * cols + c)));
-                        let (low, high) = (
-                            _mm256_permute2f128_pd(a, b, 0x20),
-                            _mm256_permute2f128_pd(a, b, 0x31),
-                        );
-                        _mm256_storeu_pd(d.add(2 * (c * rows + r)), low);
-                        _mm256_storeu_pd(d.add(2 * ((c + 1) * rows + r)), high);
-                    }
-                }
-            }
+    for_each_block(whole_rows, whole_cols, 2, |r, c| {
+        // SAFETY: r + 1 < rows and c + 1 < cols; a Complex64 is two f64s.
+        unsafe {
+            let a = _mm256_loadu_pd(s.add(2 * (r * cols + c)));
+            let b = _mm256_loadu_pd(s.add(2 * ((r + 1) * cols + c)));
+            let (low, high) = (
+                _mm256_permute2f128_pd(a, b, 0x20),
+                _mm256_permute2f128_pd(a, b, 0x31),
+            );
+            _mm256_storeu_pd(d.add(2 * (c * rows + r)), low);
+            _mm256_storeu_pd(d.add(2 * ((c + 1) * rows + r)), high);
         }
-    }
+    });
     transpose_edges(src, (rows, cols), dst, (whole_rows, whole_cols));
 }
 
@@ -332,36 +332,28 @@ unsafe fn transpose_avx512(src: &[Complex64], rows: usize, cols: usize, dst: &mu
     let (whole_rows, whole_cols) = (rows & !3, cols & !3);
     let s = src.as_ptr() as *const f64;
     let d = dst.as_mut_ptr() as *mut f64;
-    for c0 in (0..whole_cols).step_by(TILE) {
-        let c1 = (c0 + TILE).min(whole_cols);
-        for r0 in (0..whole_rows).step_by(TILE) {
-            let r1 = (r0 + TILE).min(whole_rows);
-            for r in (r0..r1).step_by(4) {
-                for c in (c0..c1).step_by(4) {
-                    // SAFETY: r + 3 < rows and c + 3 < cols; a Complex64 is two f64s.
-                    unsafe {
-                        let load = |k: usize| _mm512_loadu_pd(s.add(2 * ((r + k) * cols + c)));
-                        let (a0, a1, a2, a3) = (load(0), load(1), load(2), load(3));
-                        // Lanes (one complex each): t0 = a0₀ a0₁ a1₀ a1₁, t1 = a0₂ a0₃ a1₂ a1₃, …
-                        let t0 = _mm512_shuffle_f64x2(a0, a1, 0b01_00_01_00);
-                        let t1 = _mm512_shuffle_f64x2(a0, a1, 0b11_10_11_10);
-                        let t2 = _mm512_shuffle_f64x2(a2, a3, 0b01_00_01_00);
-                        let t3 = _mm512_shuffle_f64x2(a2, a3, 0b11_10_11_10);
-                        // Column c + j of the block: a0ⱼ a1ⱼ a2ⱼ a3ⱼ.
-                        let out = [
-                            _mm512_shuffle_f64x2(t0, t2, 0b10_00_10_00),
-                            _mm512_shuffle_f64x2(t0, t2, 0b11_01_11_01),
-                            _mm512_shuffle_f64x2(t1, t3, 0b10_00_10_00),
-                            _mm512_shuffle_f64x2(t1, t3, 0b11_01_11_01),
-                        ];
-                        for (j, v) in out.into_iter().enumerate() {
-                            _mm512_storeu_pd(d.add(2 * ((c + j) * rows + r)), v);
-                        }
-                    }
-                }
+    for_each_block(whole_rows, whole_cols, 4, |r, c| {
+        // SAFETY: r + 3 < rows and c + 3 < cols; a Complex64 is two f64s.
+        unsafe {
+            let load = |k: usize| _mm512_loadu_pd(s.add(2 * ((r + k) * cols + c)));
+            let (a0, a1, a2, a3) = (load(0), load(1), load(2), load(3));
+            // Lanes (one complex each): t0 = a0₀ a0₁ a1₀ a1₁, t1 = a0₂ a0₃ a1₂ a1₃, …
+            let t0 = _mm512_shuffle_f64x2(a0, a1, 0b01_00_01_00);
+            let t1 = _mm512_shuffle_f64x2(a0, a1, 0b11_10_11_10);
+            let t2 = _mm512_shuffle_f64x2(a2, a3, 0b01_00_01_00);
+            let t3 = _mm512_shuffle_f64x2(a2, a3, 0b11_10_11_10);
+            // Column c + j of the block: a0ⱼ a1ⱼ a2ⱼ a3ⱼ.
+            let out = [
+                _mm512_shuffle_f64x2(t0, t2, 0b10_00_10_00),
+                _mm512_shuffle_f64x2(t0, t2, 0b11_01_11_01),
+                _mm512_shuffle_f64x2(t1, t3, 0b10_00_10_00),
+                _mm512_shuffle_f64x2(t1, t3, 0b11_01_11_01),
+            ];
+            for (j, v) in out.into_iter().enumerate() {
+                _mm512_storeu_pd(d.add(2 * ((c + j) * rows + r)), v);
             }
         }
-    }
+    });
     transpose_edges(src, (rows, cols), dst, (whole_rows, whole_cols));
 }
 

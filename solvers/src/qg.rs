@@ -242,6 +242,15 @@ pub struct QgModel {
     coarse_spectrum: Vec<Complex64>,
 }
 
+/// Which of the per-mode terms a pass of [`QgModel::modal_terms`] takes.
+#[derive(Clone, Copy)]
+struct ModalTerms {
+    beta: bool,
+    relaxation: bool,
+    forcing: bool,
+    drag: bool,
+}
+
 /// i k z for a real k (two products, where a complex product takes four and two sums).
 #[inline(always)]
 fn times_ik(k: f64, z: Complex64) -> Complex64 {
@@ -440,7 +449,14 @@ impl QgModel {
         let mut psi = std::mem::take(&mut self.psi);
         self.invert(q, &mut psi);
         // The terms that are products per mode in one pass, then the Jacobian and the sponge.
-        self.set_modal_terms(q, &psi, out);
+        let p = &self.params;
+        let terms = ModalTerms {
+            beta: true,
+            relaxation: p.relaxation != 0.0,
+            forcing: p.forcing != 0.0,
+            drag: p.drag != 0.0,
+        };
+        self.modal_terms(terms, q, &psi, out, false);
         for term in [QgTerm::Jacobian, QgTerm::Sponge] {
             self.add_term(term, q, &psi, out);
         }
@@ -484,30 +500,14 @@ impl QgModel {
                     }
                 }
             }
-            QgTerm::Beta => {
-                let (u1, u2) = p.shear;
-                let qy = [p.beta + p.f1 * (u1 - u2), p.beta - p.f2 * (u1 - u2)];
-                let u = [u1, u2];
-                for layer in 0..2 {
-                    for m in 0..n {
-                        let at = layer * n + m;
-                        out[at] -= times_ik(self.dx[m], u[layer] * q[at] + qy[layer] * psi[at]);
-                    }
-                }
-            }
-            QgTerm::Relaxation => {
-                for m in 0..n {
-                    let r = p.relaxation * (psi[m] - psi[n + m]);
-                    out[m] += r;
-                    out[n + m] -= r;
-                }
-            }
-            QgTerm::Forcing => {
-                for m in 0..n {
-                    let f = p.forcing * self.psi_r_hat[m];
-                    out[m] -= f;
-                    out[n + m] += f;
-                }
+            QgTerm::Beta | QgTerm::Relaxation | QgTerm::Forcing | QgTerm::Drag => {
+                let terms = ModalTerms {
+                    beta: term == QgTerm::Beta,
+                    relaxation: term == QgTerm::Relaxation,
+                    forcing: term == QgTerm::Forcing,
+                    drag: term == QgTerm::Drag,
+                };
+                self.modal_terms(terms, q, psi, out, true);
             }
             QgTerm::Sponge => {
                 if p.sponge != 0.0 {
@@ -515,11 +515,6 @@ impl QgModel {
                         let range = layer * n..(layer + 1) * n;
                         self.add_sponge(&q[range.clone()], &mut out[range]);
                     }
-                }
-            }
-            QgTerm::Drag => {
-                for m in 0..n {
-                    out[n + m] += p.drag * self.k2[m] * psi[n + m];
                 }
             }
             QgTerm::Hyperviscosity => {
@@ -532,34 +527,49 @@ impl QgModel {
         }
     }
 
-    /// out = the Beta, Relaxation, Forcing and Drag terms, each mode once (the same values as
-    /// [`QgModel::term`] gives them one by one; a term whose coefficient is zero is skipped).
+    /// The chosen per-mode terms (Beta, Relaxation, Forcing, Drag) in one pass over the
+    /// modes, added to `out` or written over it: the whole tendency takes them together,
+    /// [`QgModel::term`] one at a time, from the same formulas.
     #[inline(always)]
-    fn set_modal_terms(&self, q: &[Complex64], psi: &[Complex64], out: &mut [Complex64]) {
+    fn modal_terms(
+        &self,
+        terms: ModalTerms,
+        q: &[Complex64],
+        psi: &[Complex64],
+        out: &mut [Complex64],
+        accumulate: bool,
+    ) {
         let n = self.modes();
         let p = &self.params;
         let (u1, u2) = p.shear;
         let qy = [p.beta + p.f1 * (u1 - u2), p.beta - p.f2 * (u1 - u2)];
-        let (relaxation, forcing, drag) = (p.relaxation, p.forcing, p.drag);
         let (q1, q2) = q[..2 * n].split_at(n);
         let (psi1, psi2) = psi[..2 * n].split_at(n);
         let (out1, out2) = out[..2 * n].split_at_mut(n);
         let (dx, k2, psi_r) = (&self.dx[..n], &self.k2[..n], &self.psi_r_hat[..n]);
+        let zero = Complex64::new(0.0, 0.0);
         for m in 0..n {
-            let mut first = -times_ik(dx[m], u1 * q1[m] + qy[0] * psi1[m]);
-            let mut second = -times_ik(dx[m], u2 * q2[m] + qy[1] * psi2[m]);
-            if relaxation != 0.0 {
-                let r = relaxation * (psi1[m] - psi2[m]);
+            let (mut first, mut second) = if accumulate {
+                (out1[m], out2[m])
+            } else {
+                (zero, zero)
+            };
+            if terms.beta {
+                first -= times_ik(dx[m], u1 * q1[m] + qy[0] * psi1[m]);
+                second -= times_ik(dx[m], u2 * q2[m] + qy[1] * psi2[m]);
+            }
+            if terms.relaxation {
+                let r = p.relaxation * (psi1[m] - psi2[m]);
                 first += r;
                 second -= r;
             }
-            if forcing != 0.0 {
-                let f = forcing * psi_r[m];
+            if terms.forcing {
+                let f = p.forcing * psi_r[m];
                 first -= f;
                 second += f;
             }
-            if drag != 0.0 {
-                second += drag * k2[m] * psi2[m];
+            if terms.drag {
+                second += p.drag * k2[m] * psi2[m];
             }
             out1[m] = first;
             out2[m] = second;
