@@ -264,8 +264,9 @@ fn enkf_forms_agree_with_every_entry_or_an_entry_twice_observed() {
         Observation::new(6, vec![5, 2, 2, 0], vec![0.4, 1.0, 0.3, 0.8]).unwrap(),
     ];
     // 5 members: the observation-space form solves with every innovation; 12 members (at
-    // least twice the observations): it forms the gain once.
-    for (observation, members) in cases.iter().flat_map(|o| [(o, 5), (o, 12)]) {
+    // least twice the observations): it forms the gain once; 600: the same a block of 256
+    // members at a time, the last block partial.
+    for (observation, members) in cases.iter().flat_map(|o| [(o, 5), (o, 12), (o, 600)]) {
         let values = observation.observe(&truth);
         let start = exact_ensemble(&prior_mean, &prior_covariance, members, 2);
         let results = enkf_in_both_spaces(&start, observation, &values, 1.0);

@@ -47,6 +47,38 @@ pub(crate) fn mirror_lower(c: &mut DMatrix<f64>) {
     }
 }
 
+/// The transpose of a column-major matrix, in tiles so that both the reads and the writes
+/// stay in cache, bands of output columns in parallel (a copy: the bits are the input's).
+pub(crate) fn transposed(matrix: &DMatrix<f64>) -> DMatrix<f64> {
+    use rayon::prelude::*;
+    const TILE: usize = 16;
+    let (rows, cols) = matrix.shape();
+    let mut out = DMatrix::zeros(cols, rows);
+    if rows == 0 || cols == 0 {
+        return out;
+    }
+    let source = matrix.as_slice();
+    // Output column i is input row i: a band of TILE output columns per task.
+    out.as_mut_slice()
+        .par_chunks_mut(TILE * cols)
+        .enumerate()
+        .with_min_len(4)
+        .for_each(|(band, chunk)| {
+            let first = band * TILE;
+            let width = chunk.len() / cols;
+            for j0 in (0..cols).step_by(TILE) {
+                let j1 = (j0 + TILE).min(cols);
+                for r in 0..width {
+                    let column = &mut chunk[r * cols..(r + 1) * cols];
+                    for (j, x) in column[j0..j1].iter_mut().enumerate() {
+                        *x = source[(j0 + j) * rows + first + r];
+                    }
+                }
+            }
+        });
+    out
+}
+
 /// Below this size nalgebra's implicit QR beats faer's decomposition (measured here, one
 /// thread: 40 × 40 in 0.10 against 1.0 ms, 200 × 200 in 5.4 against 14.7 ms, even at 400;
 /// faer 3× faster at 1,000): the LETKF's local analyses are all small.
@@ -115,6 +147,14 @@ pub(crate) fn symmetric_eigen(matrix: &DMatrix<f64>) -> Result<(Vec<f64>, DMatri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transposed_matches_nalgebra() {
+        for (rows, cols) in [(1, 1), (3, 40), (17, 33), (64, 16), (100, 1)] {
+            let a = DMatrix::from_fn(rows, cols, |i, j| (i * 1000 + j) as f64);
+            assert_eq!(transposed(&a), a.transpose(), "{rows} x {cols}");
+        }
+    }
 
     /// Both paths (small: nalgebra; large: faer), from the lower triangle alone.
     #[test]

@@ -6,11 +6,12 @@
 //! enter only through their image Sᵀ(ε_j − ε̄), which is drawn directly (see [`Draws`]).
 
 use super::cholesky::Cholesky;
+use super::dense::mirror_lower;
 use super::ensemble::{
-    check_inflation, inflate, mean, scaled_anomalies, stream, validate, Purpose, Space,
+    check_inflation, inflate, mean, scaled_block, stream, validate, Purpose, Space,
     MEMBERS_PER_TASK,
 };
-use super::gemm::{accumulate, gram, lower_times, product};
+use super::gemm::{accumulate, accumulate_columns, add_lower_gram, gram, lower_times, product};
 use super::observation::Observation;
 use super::Analysis;
 use crate::error::Result;
@@ -80,8 +81,11 @@ impl Perturbation<'_> {
     /// add no spurious mean shift. Draws follow the order of the observed state entries, not
     /// the order the observations were listed in, so a permutation of them changes nothing.
     fn apply(&self, buffer: &mut DMatrix<f64>) {
-        let p = buffer.nrows();
-        let draw_mean = self.draw(buffer, None);
+        let (p, m) = buffer.shape();
+        let mut draw_mean = self.draw(buffer, 0, None);
+        for x in &mut draw_mean {
+            *x /= m as f64;
+        }
         buffer
             .as_mut_slice()
             .par_chunks_mut(p)
@@ -93,9 +97,15 @@ impl Perturbation<'_> {
             });
     }
 
-    /// Overwrites S with the uncentred Δ_j + ε̄ = d − S_j + ε_j (into `copy` as well when
-    /// given, in the same pass) and returns ε̄.
-    fn draw(&self, buffer: &mut DMatrix<f64>, copy: Option<&mut DMatrix<f64>>) -> Vec<f64> {
+    /// Overwrites the columns of S of members `first`, `first` + 1, … with the uncentred
+    /// Δ_j + ε̄ = d − S_j + ε_j (into `copy` as well when given, in the same pass) and returns
+    /// Σ_j ε_j over them (in blocks of DRAW_BLOCK members from `first`, added in order).
+    fn draw(
+        &self,
+        buffer: &mut DMatrix<f64>,
+        first: usize,
+        copy: Option<&mut DMatrix<f64>>,
+    ) -> Vec<f64> {
         let (p, m) = buffer.shape();
         let block = DRAW_BLOCK * p;
         let copies: Vec<Option<&mut [f64]>> = match copy {
@@ -111,7 +121,7 @@ impl Perturbation<'_> {
                 let mut sum = vec![0.0; p];
                 let mut copies = copies.map(|c| c.chunks_exact_mut(p));
                 for (offset, column) in columns.chunks_exact_mut(p).enumerate() {
-                    let member = (block * DRAW_BLOCK + offset) as u64;
+                    let member = (first + block * DRAW_BLOCK + offset) as u64;
                     let mut rng = stream(
                         self.seed,
                         self.cycle,
@@ -130,16 +140,13 @@ impl Perturbation<'_> {
                 sum
             })
             .collect();
-        let mut draw_mean = vec![0.0; p];
+        let mut total = vec![0.0; p];
         for sum in &partial {
-            for (total, x) in draw_mean.iter_mut().zip(sum) {
+            for (total, x) in total.iter_mut().zip(sum) {
                 *total += x;
             }
         }
-        for x in &mut draw_mean {
-            *x /= m as f64;
-        }
-        draw_mean
+        total
     }
 
     /// The centred ensemble-space image Sᵀ(ε_j − ε̄) of the perturbations, drawn without ε.
@@ -213,7 +220,6 @@ impl Analysis for StochasticEnkf {
                 .iter()
                 .map(|v| v.sqrt().recip())
                 .collect();
-            let s = scaled_anomalies(ensemble, &forecast_mean, indices, &inverse_std);
             let innovation: Vec<f64> = (0..p)
                 .map(|k| (values[k] - forecast_mean[indices[k]]) * inverse_std[k])
                 .collect();
@@ -225,16 +231,23 @@ impl Analysis for StochasticEnkf {
                 innovation: &innovation,
                 order,
             };
+            let scaled = Scaled {
+                mean: &forecast_mean,
+                indices,
+                inverse_std: &inverse_std,
+            };
             match self.space.resolve(n, p, m) {
-                Space::Ensemble => ensemble_space_update(ensemble, &s, &perturbation, self.draws)?,
-                _ => observation_space_update(
-                    ensemble,
-                    &forecast_mean,
-                    s,
-                    &perturbation,
-                    indices,
-                    &inverse_std,
-                )?,
+                Space::Observation if m >= GAIN_FORM_RATIO * p => {
+                    gain_form_update(ensemble, &scaled, &perturbation)?
+                }
+                Space::Ensemble => {
+                    let s = scaled.of(ensemble, 0..m);
+                    ensemble_space_update(ensemble, &s, &perturbation, self.draws)?
+                }
+                _ => {
+                    let s = scaled.of(ensemble, 0..m);
+                    observation_space_update(ensemble, &scaled, s, &perturbation)?
+                }
             }
             inflate(ensemble, self.inflation);
             Ok(())
@@ -299,31 +312,24 @@ fn ensemble_space_update(
     Ok(())
 }
 
-/// E += A Sᵀ (SSᵀ + cI)⁻¹ Δ with c = m − 1, through the p × p matrix SSᵀ (a symmetric
-/// rank-m update). An observed state row i (observation k) has A_i = R_k^{1/2} S_k, so its
-/// update is R_k^{1/2} (SSᵀ (SSᵀ + cI)⁻¹ Δ)_k = R_k^{1/2} (Δ − c (SSᵀ + cI)⁻¹ Δ)_k — no
-/// product with A at all. Rows nobody observes take A_U Sᵀ (SSᵀ + cI)⁻¹ Δ in whichever order
-/// is cheaper. With many more members than observations the gain is formed once instead.
-fn observation_space_update(
-    ensemble: &mut DMatrix<f64>,
-    forecast_mean: &DVector<f64>,
-    mut s: DMatrix<f64>,
-    perturbation: &Perturbation,
-    indices: &[usize],
-    inverse_std: &[f64],
-) -> Result<()> {
-    let (n, m) = ensemble.shape();
-    let p = s.nrows();
-    let c = (m - 1) as f64;
-    let mut outer = gram(&s, false);
-    for i in 0..p {
-        outer[(i, i)] += c;
+/// What forms the scaled anomalies S = R^{-1/2}(H E − H x̄) of any block of members.
+struct Scaled<'a> {
+    mean: &'a DVector<f64>,
+    indices: &'a [usize],
+    inverse_std: &'a [f64],
+}
+
+impl Scaled<'_> {
+    fn of(&self, ensemble: &DMatrix<f64>, members: std::ops::Range<usize>) -> DMatrix<f64> {
+        scaled_block(ensemble, members, self.mean, self.indices, self.inverse_std)
     }
-    // The factorisation of SSᵀ + cI runs beside the drawing of the perturbations below: the
-    // factorisation keeps the two cores only partly busy, and the drawing needs no factor.
-    // The first observation of every state entry (an entry observed twice has the same A_i).
+}
+
+/// The state rows split by whether an observation sees them: (row i, its first observation k,
+/// R_k^{1/2}) for observed rows (a row observed twice has the same A_i), and the others.
+fn split_rows(n: usize, scaled: &Scaled) -> (Vec<(usize, usize, f64)>, Vec<usize>) {
     let mut observed_by = vec![usize::MAX; n];
-    for (k, &i) in indices.iter().enumerate() {
+    for (k, &i) in scaled.indices.iter().enumerate() {
         if observed_by[i] == usize::MAX {
             observed_by[i] = k;
         }
@@ -334,40 +340,127 @@ fn observation_space_update(
         if k == usize::MAX {
             unobserved.push(i);
         } else {
-            observed.push((i, k, inverse_std[k].recip()));
+            observed.push((i, k, scaled.inverse_std[k].recip()));
         }
     }
+    (observed, unobserved)
+}
+
+/// The anomalies of the rows nobody observes (u × members).
+fn unobserved_anomalies(
+    ensemble: &DMatrix<f64>,
+    members: std::ops::Range<usize>,
+    mean: &DVector<f64>,
+    unobserved: &[usize],
+) -> DMatrix<f64> {
+    let first = members.start;
+    DMatrix::from_fn(unobserved.len(), members.len(), |r, j| {
+        ensemble[(unobserved[r], first + j)] - mean[unobserved[r]]
+    })
+}
+
+/// Members per block of the gain-form update.
+const GAIN_BLOCK: usize = 256;
+
+/// E += K Δ with the gain K = A Sᵀ Q R^{-1/2}, Q = (SSᵀ + cI)⁻¹, c = m − 1, formed once (the
+/// update for many more members than observations): K = R^{1/2}(I − c Q) on observed rows
+/// (see [`observation_space_update`]) and A_U Sᵀ Q on the others. S and Δ are never held
+/// whole: SSᵀ and A_U Sᵀ are summed over blocks of GAIN_BLOCK members, then each block takes
+/// K times its uncentred perturbed innovations Δ̃_j = Δ_j + ε̄, and the centring (K ε̄)1ᵀ
+/// comes off at the end. Memory beyond the ensemble: p × p and blocks of GAIN_BLOCK columns.
+fn gain_form_update(
+    ensemble: &mut DMatrix<f64>,
+    scaled: &Scaled,
+    perturbation: &Perturbation,
+) -> Result<()> {
+    let (n, m) = ensemble.shape();
+    let p = scaled.indices.len();
+    let c = (m - 1) as f64;
+    let (observed, unobserved) = split_rows(n, scaled);
     let u = unobserved.len();
-    let a_u = DMatrix::from_fn(u, m, |r, j| {
-        ensemble[(unobserved[r], j)] - forecast_mean[unobserved[r]]
-    });
-    if m >= GAIN_FORM_RATIO * p {
-        // K = [R^{1/2}(I − c Q) on observed rows; A_U Sᵀ Q on the others], Q = (SSᵀ + cI)⁻¹.
-        let left_u = (u > 0).then(|| product(&a_u, false, &s, true));
-        // S is no longer needed: its buffer becomes Δ.
-        let (q, ()) = rayon::join(
-            || Cholesky::new(outer).map(|factor| factor.inverse()),
-            || perturbation.apply(&mut s),
-        );
-        let q = q?;
-        let mut gain = DMatrix::zeros(n, p);
-        for (l, column) in gain.as_mut_slice().chunks_exact_mut(n).enumerate() {
-            for &(i, k, std) in &observed {
-                let identity = if k == l { std } else { 0.0 };
-                column[i] = identity - c * std * q[(k, l)];
-            }
+    let blocks = || {
+        (0..m)
+            .step_by(GAIN_BLOCK)
+            .map(|first| first..(first + GAIN_BLOCK).min(m))
+    };
+    let mut outer = DMatrix::zeros(p, p);
+    let mut left_u = DMatrix::zeros(u, p);
+    for members in blocks() {
+        let s = scaled.of(ensemble, members.clone());
+        add_lower_gram(&mut outer, &s);
+        if u > 0 {
+            let a_u = unobserved_anomalies(ensemble, members, scaled.mean, &unobserved);
+            accumulate(&mut left_u, &a_u, false, &s, true);
         }
-        if let Some(left_u) = left_u {
-            let gain_u = product(&left_u, false, &q, false);
-            for (r, &i) in unobserved.iter().enumerate() {
-                for l in 0..p {
-                    gain[(i, l)] = gain_u[(r, l)];
-                }
-            }
-        }
-        accumulate(ensemble, &gain, false, &s, false);
-        return Ok(());
     }
+    mirror_lower(&mut outer);
+    for i in 0..p {
+        outer[(i, i)] += c;
+    }
+    let q = Cholesky::new(outer)?.inverse();
+    let mut gain = DMatrix::zeros(n, p);
+    for (l, column) in gain.as_mut_slice().chunks_exact_mut(n).enumerate() {
+        for &(i, k, std) in &observed {
+            let identity = if k == l { std } else { 0.0 };
+            column[i] = identity - c * std * q[(k, l)];
+        }
+    }
+    if u > 0 {
+        let gain_u = product(&left_u, false, &q, false);
+        for (r, &i) in unobserved.iter().enumerate() {
+            for l in 0..p {
+                gain[(i, l)] = gain_u[(r, l)];
+            }
+        }
+    }
+    let mut draw_sum = vec![0.0; p];
+    for members in blocks() {
+        let first = members.start;
+        let mut delta = scaled.of(ensemble, members);
+        let sum = perturbation.draw(&mut delta, first, None);
+        for (total, x) in draw_sum.iter_mut().zip(&sum) {
+            *total += x;
+        }
+        accumulate_columns(ensemble, first, &gain, &delta);
+    }
+    let draw_mean = DMatrix::from_iterator(p, 1, draw_sum.iter().map(|x| x / m as f64));
+    let shift = product(&gain, false, &draw_mean, false);
+    let shift = shift.as_slice();
+    ensemble
+        .as_mut_slice()
+        .par_chunks_mut(n)
+        .with_min_len(MEMBERS_PER_TASK)
+        .for_each(|member| {
+            for (x, v) in member.iter_mut().zip(shift) {
+                *x -= v;
+            }
+        });
+    Ok(())
+}
+
+/// E += A Sᵀ (SSᵀ + cI)⁻¹ Δ with c = m − 1, through the p × p matrix SSᵀ (a symmetric
+/// rank-m update). An observed state row i (observation k) has A_i = R_k^{1/2} S_k, so its
+/// update is R_k^{1/2} (SSᵀ (SSᵀ + cI)⁻¹ Δ)_k = R_k^{1/2} (Δ − c (SSᵀ + cI)⁻¹ Δ)_k — no
+/// product with A at all. Rows nobody observes take A_U Sᵀ (SSᵀ + cI)⁻¹ Δ in whichever order
+/// is cheaper.
+fn observation_space_update(
+    ensemble: &mut DMatrix<f64>,
+    scaled: &Scaled,
+    s: DMatrix<f64>,
+    perturbation: &Perturbation,
+) -> Result<()> {
+    let (n, m) = ensemble.shape();
+    let p = s.nrows();
+    let c = (m - 1) as f64;
+    let mut outer = gram(&s, false);
+    for i in 0..p {
+        outer[(i, i)] += c;
+    }
+    // The factorisation of SSᵀ + cI runs beside the drawing of the perturbations below: the
+    // factorisation keeps the two cores only partly busy, and the drawing needs no factor.
+    let (observed, unobserved) = split_rows(n, scaled);
+    let u = unobserved.len();
+    let a_u = unobserved_anomalies(ensemble, 0..m, scaled.mean, &unobserved);
     // S is needed afterwards only for rows nobody observes; otherwise its buffer becomes Δ.
     // Δ and Z start uncentred (one drawing pass writes both); by linearity the centred
     // Z = K⁻¹(Δ̃ − ε̄1ᵀ) is Z̃ − (K⁻¹ε̄)1ᵀ.
@@ -377,10 +470,13 @@ fn observation_space_update(
         (s.clone(), Some(s))
     };
     let mut z = DMatrix::zeros(p, m);
-    let (cholesky, draw_mean) = rayon::join(
+    let (cholesky, mut draw_mean) = rayon::join(
         || Cholesky::new(outer),
-        || perturbation.draw(&mut delta, Some(&mut z)),
+        || perturbation.draw(&mut delta, 0, Some(&mut z)),
     );
+    for x in &mut draw_mean {
+        *x /= m as f64;
+    }
     let cholesky = cholesky?;
     cholesky.solve_in_place(&mut z);
     let mut shift = DMatrix::from_column_slice(p, 1, &draw_mean);

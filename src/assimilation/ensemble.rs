@@ -216,9 +216,23 @@ pub(crate) fn scaled_anomalies(
     indices: &[usize],
     inverse_std: &[f64],
 ) -> DMatrix<f64> {
-    let (n, m) = ensemble.shape();
+    scaled_block(ensemble, 0..ensemble.ncols(), mean, indices, inverse_std)
+}
+
+/// The columns `members` of the scaled observation anomalies.
+pub(crate) fn scaled_block(
+    ensemble: &DMatrix<f64>,
+    members: std::ops::Range<usize>,
+    mean: &DVector<f64>,
+    indices: &[usize],
+    inverse_std: &[f64],
+) -> DMatrix<f64> {
+    let n = ensemble.nrows();
     let p = indices.len();
-    let mut s = DMatrix::zeros(p, m);
+    let mut s = DMatrix::zeros(p, members.len());
+    if p == 0 || n == 0 {
+        return s;
+    }
     // Observed entries that form one contiguous run (full observations, a sub-domain) are read
     // as slices, which vectorise; any other set is gathered.
     let run = indices
@@ -226,7 +240,7 @@ pub(crate) fn scaled_anomalies(
         .filter(|&&first| indices.iter().enumerate().all(|(k, &i)| i == first + k));
     s.as_mut_slice()
         .par_chunks_mut(p)
-        .zip(ensemble.as_slice().par_chunks(n))
+        .zip(ensemble.as_slice()[members.start * n..members.end * n].par_chunks(n))
         .with_min_len(MEMBERS_PER_TASK)
         .for_each(|(column, member)| match run {
             Some(&first) => {

@@ -97,14 +97,90 @@ pub fn lower_times(l: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
 /// symmetric rank-k update: faer computes the lower triangle only (half a full product), which
 /// is then mirrored.
 pub fn gram(s: &DMatrix<f64>, transpose: bool) -> DMatrix<f64> {
-    let size = if transpose { s.ncols() } else { s.nrows() };
+    if transpose {
+        gram_of_columns(s)
+    } else {
+        gram_of_rows(s)
+    }
+}
+
+/// Columns of S per block of [`gram_of_rows`].
+const GRAM_BLOCK: usize = 256;
+
+/// SSᵀ = Σ_b X_bᵀ X_b over blocks of GRAM_BLOCK columns of S, X_b = S_bᵀ copied: faer's
+/// product runs at half its rate when both factors are strided along the summed index
+/// (measured: 1,024 × 1,000 in 20–26 ms against 14 ms plus a 1 ms copy), and a block at a
+/// time keeps the copy in cache and off fresh pages. The blocks depend on the sizes only.
+fn gram_of_rows(s: &DMatrix<f64>) -> DMatrix<f64> {
+    let (size, inner) = s.shape();
+    if inner <= GRAM_BLOCK {
+        return gram_of_columns(&super::dense::transposed(s));
+    }
+    let mut c = DMatrix::zeros(size, size);
+    for first in (0..inner).step_by(GRAM_BLOCK) {
+        let width = GRAM_BLOCK.min(inner - first);
+        add_lower_gram(&mut c, &s.columns(first, width).into_owned());
+    }
+    mirror_lower(&mut c);
+    c
+}
+
+/// The lower triangle of C ← C + S_b S_bᵀ for a block S_b of columns (its upper triangle
+/// untouched): the step of [`gram_of_rows`], for callers that form the blocks themselves.
+pub fn add_lower_gram(c: &mut DMatrix<f64>, block: &DMatrix<f64>) {
+    let (size, width) = block.shape();
+    assert_eq!(
+        c.shape(),
+        (size, size),
+        "the Gram matrix does not fit its destination"
+    );
+    if size == 0 || width == 0 {
+        return;
+    }
+    let transposed = super::dense::transposed(block);
+    let x = super::dense::view(&transposed);
+    lower_product(
+        super::dense::view_mut(c),
+        x.transpose(),
+        x,
+        faer::Accum::Add,
+        super::dense::parallelism(size * size * width / 2),
+    );
+}
+
+/// C_{:, first..} ← C_{:, first..} + A·B for the columns of C that B has.
+pub fn accumulate_columns(c: &mut DMatrix<f64>, first: usize, a: &DMatrix<f64>, b: &DMatrix<f64>) {
+    let (rows, cols) = (c.nrows(), b.ncols());
+    assert_eq!(a.nrows(), rows, "product does not fit its destination");
+    assert_eq!(
+        a.ncols(),
+        b.nrows(),
+        "inner dimensions of a matrix product differ"
+    );
+    assert!(
+        first + cols <= c.ncols(),
+        "product does not fit its destination"
+    );
+    if rows == 0 || cols == 0 || a.ncols() == 0 {
+        return;
+    }
+    let destination = &mut c.as_mut_slice()[first * rows..(first + cols) * rows];
+    faer::linalg::matmul::matmul(
+        MatMut::from_column_major_slice_mut(destination, rows, cols),
+        faer::Accum::Add,
+        super::dense::view(a),
+        super::dense::view(b),
+        1.0,
+        super::dense::parallelism(rows * a.ncols() * cols),
+    );
+}
+
+/// SᵀS.
+fn gram_of_columns(s: &DMatrix<f64>) -> DMatrix<f64> {
+    let size = s.ncols();
     let mut c = DMatrix::zeros(size, size);
     let sv = super::dense::view(s);
-    let (left, right) = if transpose {
-        (sv.transpose(), sv)
-    } else {
-        (sv, sv.transpose())
-    };
+    let (left, right) = (sv.transpose(), sv);
     let work = size * size * left.ncols() / 2;
     if (1 << 21..1 << 25).contains(&work) {
         // Mid-sized (≈ 100 members): two single-threaded pieces of equal work side by
@@ -119,7 +195,13 @@ pub fn gram(s: &DMatrix<f64>, transpose: bool) -> DMatrix<f64> {
         let (_, corner) = second.split_at_row_mut(h);
         rayon::join(
             || {
-                lower_product(top, left.subrows(0, h), right.subcols(0, h), Par::Seq);
+                lower_product(
+                    top,
+                    left.subrows(0, h),
+                    right.subcols(0, h),
+                    faer::Accum::Replace,
+                    Par::Seq,
+                );
                 faer::linalg::matmul::matmul(
                     bottom,
                     faer::Accum::Replace,
@@ -134,13 +216,20 @@ pub fn gram(s: &DMatrix<f64>, transpose: bool) -> DMatrix<f64> {
                     corner,
                     left.subrows(h, rest),
                     right.subcols(h, rest),
+                    faer::Accum::Replace,
                     Par::Seq,
                 )
             },
         );
     } else {
         let par = super::dense::parallelism(work);
-        lower_product(super::dense::view_mut(&mut c), left, right, par);
+        lower_product(
+            super::dense::view_mut(&mut c),
+            left,
+            right,
+            faer::Accum::Replace,
+            par,
+        );
     }
     mirror_lower(&mut c);
     c
@@ -151,13 +240,14 @@ fn lower_product(
     destination: MatMut<'_, f64>,
     left: MatRef<'_, f64>,
     right: MatRef<'_, f64>,
+    accum: faer::Accum,
     par: Par,
 ) {
     use faer::linalg::matmul::triangular::{matmul, BlockStructure};
     matmul(
         destination,
         BlockStructure::TriangularLower,
-        faer::Accum::Replace,
+        accum,
         left,
         BlockStructure::Rectangular,
         right,
@@ -200,5 +290,10 @@ mod tests {
         let b = DMatrix::from_fn(300, 200, |i, j| ((i * 7 + j * 3) % 11) as f64 - 5.0);
         assert_eq!(gram(&b, true), b.transpose() * &b);
         assert_eq!(gram(&b, false), &b * b.transpose());
+        // SSᵀ summed over blocks of columns, the last one partial.
+        let wide = DMatrix::from_fn(40, 2 * GRAM_BLOCK + 37, |i, j| {
+            ((i * 5 + j * 3) % 9) as f64 - 4.0
+        });
+        assert_eq!(gram(&wide, false), &wide * wide.transpose());
     }
 }
