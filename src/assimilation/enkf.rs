@@ -11,7 +11,10 @@ use super::ensemble::{
     check_inflation, inflate, mean, scaled_block, stream, validate, Purpose, Space,
     MEMBERS_PER_TASK,
 };
-use super::gemm::{accumulate, accumulate_columns, add_lower_gram, gram, lower_times, product};
+use super::gemm::{
+    accumulate, accumulate_columns, add_lower_gram, gram, lower_times, product,
+    right_multiply_in_place,
+};
 use super::observation::Observation;
 use super::Analysis;
 use crate::error::Result;
@@ -308,7 +311,7 @@ fn ensemble_space_update(
         column.add_scalar_mut(-mean);
         column[j] += 1.0;
     }
-    *ensemble = product(ensemble, false, &weights, false);
+    right_multiply_in_place(ensemble, &weights);
     Ok(())
 }
 

@@ -64,6 +64,55 @@ pub fn accumulate(
     );
 }
 
+/// Rows per panel of [`right_multiply_in_place`].
+const PANEL_ROWS: usize = 128;
+
+/// E ← E·M for a square M, in place: each panel of PANEL_ROWS rows of E is copied out (into
+/// cache) and multiplied back, panels side by side. No E-sized buffer is allocated or zeroed,
+/// and the panels depend on the sizes only, so the bits do not depend on the thread count.
+pub fn right_multiply_in_place(e: &mut DMatrix<f64>, m: &DMatrix<f64>) {
+    assert_eq!(
+        m.nrows(),
+        m.ncols(),
+        "an in-place product needs a square factor"
+    );
+    assert_eq!(
+        e.ncols(),
+        m.nrows(),
+        "inner dimensions of a matrix product differ"
+    );
+    if e.is_empty() {
+        return;
+    }
+    let par = super::dense::parallelism(e.nrows() * m.nrows() * m.ncols()) != Par::Seq;
+    panels(super::dense::view_mut(e), super::dense::view(m), par);
+}
+
+fn panels(mut rows: MatMut<'_, f64>, m: MatRef<'_, f64>, par: bool) {
+    let count = rows.nrows();
+    if count > PANEL_ROWS {
+        // Split at a multiple of the panel height, so every panel but the last is whole.
+        let half = count.div_ceil(2 * PANEL_ROWS) * PANEL_ROWS;
+        let (top, bottom) = rows.split_at_row_mut(half);
+        if par {
+            rayon::join(|| panels(top, m, par), || panels(bottom, m, par));
+        } else {
+            panels(top, m, par);
+            panels(bottom, m, par);
+        }
+        return;
+    }
+    let copy = rows.as_ref().to_owned();
+    faer::linalg::matmul::matmul(
+        rows.as_mut(),
+        faer::Accum::Replace,
+        copy.as_ref(),
+        m,
+        1.0,
+        Par::Seq,
+    );
+}
+
 /// L·B for a lower-triangular L (its strict upper triangle is not read): half the work of
 /// a full product.
 pub fn lower_times(l: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
@@ -270,6 +319,18 @@ mod tests {
         assert_eq!(product(&a, false, &c, false), &a * &c);
         assert_eq!(product(&b, true, &a, false), b.transpose() * &a);
         assert_eq!(product(&c, false, &b, true), &c * b.transpose());
+    }
+
+    #[test]
+    fn right_multiply_in_place_matches_the_product() {
+        // Heights below, at and across panel boundaries (one, two and five panels).
+        for rows in [1, 100, 128, 300, 600] {
+            let e = DMatrix::from_fn(rows, 40, |i, j| ((i * 7 + j * 3) % 11) as f64 - 5.0);
+            let m = DMatrix::from_fn(40, 40, |i, j| ((i * 5 + j) % 13) as f64 * 0.5);
+            let mut in_place = e.clone();
+            right_multiply_in_place(&mut in_place, &m);
+            assert_eq!(in_place, &e * &m, "{rows} rows");
+        }
     }
 
     #[test]
