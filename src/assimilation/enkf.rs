@@ -8,7 +8,7 @@
 use super::cholesky::Cholesky;
 use super::dense::mirror_lower;
 use super::ensemble::{
-    check_inflation, inflate, mean, scaled_block, stream, validate, Purpose, Space,
+    check_inflation, inflate, scaled_block, stream, validated_mean, Purpose, Space,
     MEMBERS_PER_TASK,
 };
 use super::gemm::{
@@ -213,11 +213,10 @@ impl Analysis for StochasticEnkf {
     ) -> Result<()> {
         super::in_pool(|| {
             check_inflation(self.inflation)?;
-            validate(ensemble, observation, values)?;
             let (n, m) = ensemble.shape();
             let p = observation.len();
             let indices = observation.indices();
-            let forecast_mean = mean(ensemble);
+            let forecast_mean = validated_mean(ensemble, observation, values)?;
             let inverse_std: Vec<f64> = observation
                 .variance()
                 .iter()
@@ -273,8 +272,8 @@ fn ensemble_space_update(
 ) -> Result<()> {
     let (p, m) = s.shape();
     let g = gram(s, true);
-    // The image and the factor of SᵀS + cI need only G: side by side.
-    let (image, cholesky) = rayon::join(
+    // The image and the factor of SᵀS + cI need only G: side by side (Sᵀd with the factor).
+    let (image, (cholesky, projected)) = rayon::join(
         || match draws {
             Draws::Auto => perturbation.image(&g, p),
             Draws::PerObservation => None,
@@ -284,14 +283,13 @@ fn ensemble_space_update(
             for i in 0..m {
                 system[(i, i)] += (m - 1) as f64;
             }
-            Cholesky::new(system)
+            let innovation = DMatrix::from_column_slice(p, 1, perturbation.innovation);
+            (Cholesky::new(system), product(s, true, &innovation, false))
         },
     );
     let mut weights = match image {
         Some(mut weights) => {
             // Sᵀd 1ᵀ − G + the image.
-            let innovation = DMatrix::from_column_slice(p, 1, perturbation.innovation);
-            let projected = product(s, true, &innovation, false);
             for (column, g) in weights
                 .as_mut_slice()
                 .chunks_exact_mut(m)

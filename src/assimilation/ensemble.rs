@@ -134,13 +134,15 @@ pub(crate) struct Prepared {
     pub inverse_std: DVector<f64>,
 }
 
-/// Checks the inputs of an analysis: at least two members, matching sizes, valid observed
-/// values and a finite forecast.
-pub(crate) fn validate(
+/// Checks the inputs of an analysis — at least two members, matching sizes, valid observed
+/// values and a finite forecast — and returns the forecast mean. Finiteness is read off the
+/// mean (any infinite or NaN entry makes its row's sum non-finite), so the ensemble is read
+/// once; only when the mean is not finite are the members searched for the entry to name.
+pub(crate) fn validated_mean(
     ensemble: &DMatrix<f64>,
     observation: &Observation,
     values: &[f64],
-) -> Result<()> {
+) -> Result<DVector<f64>> {
     let members = ensemble.ncols();
     if members < 2 {
         return Err(MedidaError::Assimilation(format!(
@@ -155,33 +157,27 @@ pub(crate) fn validate(
         )));
     }
     observation.check(values)?;
+    let mean = mean(ensemble);
+    if mean.iter().all(|x| x.is_finite()) {
+        return Ok(mean);
+    }
     let n = ensemble.nrows();
-    // Members checked in parallel with a branch-free, vectorisable sum of v·0 (0 for a
-    // finite v, NaN otherwise); only a member that fails is searched for its entry.
-    let finite = |member: &[f64]| {
-        let mut lanes = [0.0; 8];
-        let mut chunks = member.chunks_exact(8);
-        for chunk in &mut chunks {
-            for (lane, v) in lanes.iter_mut().zip(chunk) {
-                *lane += v * 0.0;
-            }
-        }
-        let rest: f64 = chunks.remainder().iter().map(|v| v * 0.0).sum();
-        (lanes.iter().sum::<f64>() + rest).is_finite()
-    };
-    if let Some(j) = ensemble
+    match ensemble
         .as_slice()
         .par_chunks(n.max(1))
-        .with_min_len(MEMBERS_PER_TASK)
-        .position_first(|member| !finite(member))
+        .position_first(|member| member.iter().any(|v| !v.is_finite()))
     {
-        let column = &ensemble.as_slice()[j * n..(j + 1) * n];
-        let k = column.iter().position(|v| !v.is_finite()).unwrap_or(0);
-        return Err(MedidaError::Assimilation(format!(
-            "forecast member {j} is not finite at entry {k}"
-        )));
+        Some(j) => {
+            let column = &ensemble.as_slice()[j * n..(j + 1) * n];
+            let k = column.iter().position(|v| !v.is_finite()).unwrap_or(0);
+            Err(MedidaError::Assimilation(format!(
+                "forecast member {j} is not finite at entry {k}"
+            )))
+        }
+        None => Err(MedidaError::Assimilation(
+            "the forecast ensemble's mean overflows (entries near the largest f64)".into(),
+        )),
     }
-    Ok(())
 }
 
 /// Validates the inputs of an analysis and computes [`Prepared`].
@@ -190,8 +186,7 @@ pub(crate) fn prepare(
     observation: &Observation,
     values: &[f64],
 ) -> Result<Prepared> {
-    validate(ensemble, observation, values)?;
-    let mean = mean(ensemble);
+    let mean = validated_mean(ensemble, observation, values)?;
     let anomalies = anomalies(ensemble, &mean);
     let p = observation.len();
     let indices = observation.indices();

@@ -52,6 +52,12 @@ pub fn accumulate(
     if rows == 0 || cols == 0 || inner == 0 {
         return;
     }
+    if transpose_b && rows >= TRANSPOSE_ROWS && rows * inner * cols >= 1 << 21 {
+        // faer's product runs at half its rate with B transposed (measured: 1,024 × 1,000 ×
+        // 1,024 in 41 against 22 ms); a copy of Bᵀ costs 1/rows of the product.
+        accumulate(c, a, transpose_a, &super::dense::transposed(b), false);
+        return;
+    }
     let a = super::dense::view(a);
     let b = super::dense::view(b);
     faer::linalg::matmul::matmul(
@@ -112,6 +118,9 @@ fn panels(mut rows: MatMut<'_, f64>, m: MatRef<'_, f64>, par: bool) {
         Par::Seq,
     );
 }
+
+/// Rows of the product from which a transposed B is copied before multiplying.
+const TRANSPOSE_ROWS: usize = 32;
 
 /// L·B for a lower-triangular L (its strict upper triangle is not read): half the work of
 /// a full product.
@@ -319,6 +328,11 @@ mod tests {
         assert_eq!(product(&a, false, &c, false), &a * &c);
         assert_eq!(product(&b, true, &a, false), b.transpose() * &a);
         assert_eq!(product(&c, false, &b, true), &c * b.transpose());
+        // Large enough for the copied Bᵀ (small integers: every summation order is exact).
+        let d = DMatrix::from_fn(64, 200, |i, j| ((i * 3 + j) % 7) as f64 - 3.0);
+        let e = DMatrix::from_fn(300, 200, |i, j| ((i + 5 * j) % 9) as f64 - 4.0);
+        assert_eq!(product(&d, false, &e, true), &d * e.transpose());
+        assert_eq!(product(&d.transpose(), true, &e, true), &d * e.transpose());
     }
 
     #[test]
