@@ -119,7 +119,7 @@ impl Analysis for Etkf {
             check_inflation(self.inflation)?;
             let prepared = prepare(ensemble, observation, values)?;
             let (n, m) = ensemble.shape();
-            *ensemble = match self.space.resolve(n, observation.len(), m) {
+            *ensemble = match self.space.resolve_transform(n, observation.len(), m) {
                 Space::Ensemble => self.ensemble_space(&prepared)?,
                 _ => self.observation_space(&prepared, observation)?,
             };
