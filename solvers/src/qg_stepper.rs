@@ -54,6 +54,13 @@ pub struct QgStepper {
     k: [Vec<Complex64>; 4],
 }
 
+/// One mode's implicit hyperviscous step, (base + h f) / (1 + h ν D) with d = ν D: what every
+/// scheme but RK4 ends its step with.
+#[inline(always)]
+fn damped(base: Complex64, f: Complex64, h: f64, d: f64) -> Complex64 {
+    (base + h * f) / (1.0 + h * d)
+}
+
 impl QgStepper {
     pub fn new(model: QgModel, scheme: QgScheme, dt: f64) -> Result<Self> {
         let dt = check_dt(dt)?;
@@ -86,7 +93,7 @@ impl QgStepper {
         self.steps_taken = 0;
     }
 
-    /// out = (base + h f) / (1 + h ν D), layer by layer.
+    /// out = (base + h f) / (1 + h ν D), layer by layer ([`damped`] per mode).
     #[inline(always)]
     fn implicit_update(
         &self,
@@ -103,19 +110,19 @@ impl QgStepper {
             .zip(tendency.chunks_exact(n))
         {
             for (((o, b), f), d) in o.iter_mut().zip(b).zip(f).zip(damping) {
-                *o = (b + h * f) / (1.0 + h * d);
+                *o = damped(*b, *f, h, *d);
             }
         }
     }
 
-    /// q = (q + h f) / (1 + h ν D) in place.
+    /// q = (q + h f) / (1 + h ν D) in place ([`damped`] per mode).
     #[inline(always)]
     fn implicit_update_in_place(&self, q: &mut [Complex64], tendency: &[Complex64], h: f64) {
         let n = self.model.modes();
         let damping = &self.model.damping()[..n];
         for (q, f) in q.chunks_exact_mut(n).zip(tendency.chunks_exact(n)) {
             for ((q, f), d) in q.iter_mut().zip(f).zip(damping) {
-                *q = (*q + h * f) / (1.0 + h * d);
+                *q = damped(*q, *f, h, *d);
             }
         }
     }
@@ -205,7 +212,7 @@ impl QgStepper {
                             1 => 1.5 * a - 0.5 * b,
                             _ => (23.0 * a - 16.0 * b + 5.0 * c) / 12.0,
                         };
-                        *q = (*q + h * combined) / (1.0 + h * d);
+                        *q = damped(*q, combined, h, *d);
                     }
                 }
                 self.tendencies[0] = f;

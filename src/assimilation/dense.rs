@@ -50,14 +50,23 @@ pub(crate) fn mirror_lower(c: &mut DMatrix<f64>) {
 /// The transpose of a column-major matrix, in tiles so that both the reads and the writes
 /// stay in cache, bands of output columns in parallel (a copy: the bits are the input's).
 pub(crate) fn transposed(matrix: &DMatrix<f64>) -> DMatrix<f64> {
+    let mut out = DMatrix::zeros(matrix.ncols(), matrix.nrows());
+    transpose_into(matrix.as_slice(), matrix.nrows(), &mut out);
+    out
+}
+
+/// [`transposed`] of the column-major `rows` × (len / rows) matrix held by `source`, into
+/// `out` (reshaped only when its shape differs, so a buffer can serve block after block).
+pub(crate) fn transpose_into(source: &[f64], rows: usize, out: &mut DMatrix<f64>) {
     use rayon::prelude::*;
     const TILE: usize = 16;
-    let (rows, cols) = matrix.shape();
-    let mut out = DMatrix::zeros(cols, rows);
-    if rows == 0 || cols == 0 {
-        return out;
+    let cols = source.len().checked_div(rows).unwrap_or(0);
+    if out.shape() != (cols, rows) {
+        *out = DMatrix::zeros(cols, rows);
     }
-    let source = matrix.as_slice();
+    if rows == 0 || cols == 0 {
+        return;
+    }
     // Output column i is input row i: a band of TILE output columns per task.
     out.as_mut_slice()
         .par_chunks_mut(TILE * cols)
@@ -76,7 +85,6 @@ pub(crate) fn transposed(matrix: &DMatrix<f64>) -> DMatrix<f64> {
                 }
             }
         });
-    out
 }
 
 /// Below this size nalgebra's implicit QR beats faer's decomposition (measured here, one

@@ -322,7 +322,21 @@ struct Scaled<'a> {
 
 impl Scaled<'_> {
     fn of(&self, ensemble: &DMatrix<f64>, members: std::ops::Range<usize>) -> DMatrix<f64> {
-        scaled_block(ensemble, members, self.mean, self.indices, self.inverse_std)
+        let mut s = DMatrix::zeros(0, 0);
+        self.fill(ensemble, members, &mut s);
+        s
+    }
+
+    /// The block into a buffer that serves block after block.
+    fn fill(&self, ensemble: &DMatrix<f64>, members: std::ops::Range<usize>, s: &mut DMatrix<f64>) {
+        scaled_block(
+            ensemble,
+            members,
+            self.mean,
+            self.indices,
+            self.inverse_std,
+            s,
+        );
     }
 }
 
@@ -386,12 +400,15 @@ fn gain_form_update(
     };
     let mut outer = DMatrix::zeros(p, p);
     let mut left_u = DMatrix::zeros(u, p);
+    // One buffer for every block's S_b (then its Δ̃_b), one for its transpose.
+    let (mut s, mut transposed) = (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
     for members in blocks() {
-        let s = scaled.of(ensemble, members.clone());
-        add_lower_gram(&mut outer, &s);
+        scaled.fill(ensemble, members.clone(), &mut s);
+        add_lower_gram(&mut outer, s.as_slice(), &mut transposed);
         if u > 0 {
+            // A_U,b S_bᵀ with S_bᵀ as add_lower_gram left it.
             let a_u = unobserved_anomalies(ensemble, members, scaled.mean, &unobserved);
-            accumulate(&mut left_u, &a_u, false, &s, true);
+            accumulate(&mut left_u, &a_u, false, &transposed, false);
         }
     }
     mirror_lower(&mut outer);
@@ -417,12 +434,12 @@ fn gain_form_update(
     let mut draw_sum = vec![0.0; p];
     for members in blocks() {
         let first = members.start;
-        let mut delta = scaled.of(ensemble, members);
-        let sum = perturbation.draw(&mut delta, first, None);
+        scaled.fill(ensemble, members, &mut s);
+        let sum = perturbation.draw(&mut s, first, None);
         for (total, x) in draw_sum.iter_mut().zip(&sum) {
             *total += x;
         }
-        accumulate_columns(ensemble, first, &gain, &delta);
+        accumulate_columns(ensemble, first, &gain, &s);
     }
     let draw_mean = DMatrix::from_iterator(p, 1, draw_sum.iter().map(|x| x / m as f64));
     let shift = product(&gain, false, &draw_mean, false);

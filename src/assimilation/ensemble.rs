@@ -211,22 +211,35 @@ pub(crate) fn scaled_anomalies(
     indices: &[usize],
     inverse_std: &[f64],
 ) -> DMatrix<f64> {
-    scaled_block(ensemble, 0..ensemble.ncols(), mean, indices, inverse_std)
+    let mut s = DMatrix::zeros(0, 0);
+    scaled_block(
+        ensemble,
+        0..ensemble.ncols(),
+        mean,
+        indices,
+        inverse_std,
+        &mut s,
+    );
+    s
 }
 
-/// The columns `members` of the scaled observation anomalies.
+/// The columns `members` of the scaled observation anomalies, into `s` (reshaped only when
+/// its shape differs, so one buffer serves block after block).
 pub(crate) fn scaled_block(
     ensemble: &DMatrix<f64>,
     members: std::ops::Range<usize>,
     mean: &DVector<f64>,
     indices: &[usize],
     inverse_std: &[f64],
-) -> DMatrix<f64> {
+    s: &mut DMatrix<f64>,
+) {
     let n = ensemble.nrows();
     let p = indices.len();
-    let mut s = DMatrix::zeros(p, members.len());
+    if s.shape() != (p, members.len()) {
+        *s = DMatrix::zeros(p, members.len());
+    }
     if p == 0 || n == 0 {
-        return s;
+        return;
     }
     // Observed entries that form one contiguous run (full observations, a sub-domain) are read
     // as slices, which vectorise; any other set is gathered.
@@ -252,7 +265,6 @@ pub(crate) fn scaled_block(
                 }
             }
         });
-    s
 }
 
 /// Which space an analysis works in; never the N × N state space.

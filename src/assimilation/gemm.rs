@@ -175,28 +175,36 @@ fn gram_of_rows(s: &DMatrix<f64>) -> DMatrix<f64> {
         return gram_of_columns(&super::dense::transposed(s));
     }
     let mut c = DMatrix::zeros(size, size);
+    let mut scratch = DMatrix::zeros(0, 0);
     for first in (0..inner).step_by(GRAM_BLOCK) {
         let width = GRAM_BLOCK.min(inner - first);
-        add_lower_gram(&mut c, &s.columns(first, width).into_owned());
+        let block = &s.as_slice()[first * size..(first + width) * size];
+        add_lower_gram(&mut c, block, &mut scratch);
     }
     mirror_lower(&mut c);
     c
 }
 
-/// The lower triangle of C ← C + S_b S_bᵀ for a block S_b of columns (its upper triangle
-/// untouched): the step of [`gram_of_rows`], for callers that form the blocks themselves.
-pub fn add_lower_gram(c: &mut DMatrix<f64>, block: &DMatrix<f64>) {
-    let (size, width) = block.shape();
-    assert_eq!(
-        c.shape(),
-        (size, size),
-        "the Gram matrix does not fit its destination"
-    );
-    if size == 0 || width == 0 {
+/// The lower triangle of C ← C + S_b S_bᵀ for a block S_b of columns, held column-major in
+/// `block` with C's row count (C's upper triangle untouched): the step of [`gram_of_rows`],
+/// for callers that form the blocks themselves. `scratch` receives X_b = S_bᵀ (reshaped only
+/// when its shape differs, so one buffer serves every block; a caller may use X_b after).
+pub fn add_lower_gram(c: &mut DMatrix<f64>, block: &[f64], scratch: &mut DMatrix<f64>) {
+    let size = c.nrows();
+    assert_eq!(size, c.ncols(), "a Gram matrix is square");
+    if size == 0 {
         return;
     }
-    let transposed = super::dense::transposed(block);
-    let x = super::dense::view(&transposed);
+    assert!(
+        block.len().is_multiple_of(size),
+        "the block does not fit the Gram matrix"
+    );
+    super::dense::transpose_into(block, size, scratch);
+    let width = scratch.nrows();
+    if width == 0 {
+        return;
+    }
+    let x = super::dense::view(scratch);
     lower_product(
         super::dense::view_mut(c),
         x.transpose(),
