@@ -167,7 +167,7 @@ const GRAM_BLOCK: usize = 256;
 
 /// SSᵀ = Σ_b X_bᵀ X_b over blocks of GRAM_BLOCK columns of S, X_b = S_bᵀ copied: faer's
 /// product runs at half its rate when both factors are strided along the summed index
-/// (measured: 1,024 × 1,000 in 20–26 ms against 14 ms plus a 1 ms copy), and a block at a
+/// (measured: 1,024 × 1,000 in 20–26 ms against 14 ms plus a 2 ms copy), and a block at a
 /// time keeps the copy in cache and off fresh pages. The blocks depend on the sizes only.
 fn gram_of_rows(s: &DMatrix<f64>) -> DMatrix<f64> {
     let (size, inner) = s.shape();
